@@ -1,0 +1,1 @@
+"""The ``scriptcron`` command line."""
