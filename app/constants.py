@@ -23,3 +23,15 @@ DEFAULT_MISFIRE_WINDOW_S: Final = 3600
 # Delivery.
 DEFAULT_DELIVERY_RETRY_PERIOD_S: Final = 24 * 3600
 DEFAULT_WEBHOOK_CSV_MAX_BYTES: Final = 10 * 1024 * 1024
+
+# Celery task names (the API enqueues by name; it never imports worker at module level).
+TASK_FIRE_RUN: Final = "scriptcron.fire_run"
+TASK_INVOKE: Final = "scriptcron.invoke"
+TASK_DELIVER: Final = "scriptcron.deliver"
+QUEUE_DEFAULT: Final = "scriptcron"
+QUEUE_INVOKE: Final = "scriptcron.invoke"
+QUEUE_DELIVER: Final = "scriptcron.deliver"
+
+# Leases and the sweep of work committed but never picked up.
+INVOKE_LEASE_MARGIN_S: Final = 30.0  # a RUNNING invocation's lease = timeout_s + this margin
+DEFAULT_SWEEP_REQUEUE_AFTER_S: Final = 300.0

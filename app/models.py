@@ -218,6 +218,7 @@ class Invocation(SQLModel, table=True):
     result_sha256: str | None = Field(default=None, max_length=64)
 
     enqueued_at: datetime | None = Field(default=None, sa_column=_time_column())
+    lease_expires_at: datetime | None = Field(default=None, sa_column=_time_column())
     started_at: datetime | None = Field(default=None, sa_column=_time_column())
     finished_at: datetime | None = Field(default=None, sa_column=_time_column())
 
@@ -246,4 +247,5 @@ class Delivery(SQLModel, table=True):
     location: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_time_column(nullable=False))
     enqueued_at: datetime | None = Field(default=None, sa_column=_time_column())
+    lease_expires_at: datetime | None = Field(default=None, sa_column=_time_column())
     finished_at: datetime | None = Field(default=None, sa_column=_time_column())

@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     s3_access_key_id: str | None = None
     s3_secret_access_key: SecretStr | None = None
 
+    sweep_requeue_after_s: float = Field(default=constants.DEFAULT_SWEEP_REQUEUE_AFTER_S, gt=0)
     beat_tick_s: float = Field(default=constants.BEAT_TICK_S, gt=0, le=60)
     log_level: str = "INFO"
     log_json: bool = False
