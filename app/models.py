@@ -102,6 +102,7 @@ DeliveryStatus.SUCCESSFUL = frozenset({DeliveryStatus.SUCCEEDED})
 class DestinationKind(StrEnum):
     S3 = "s3"
     WEBHOOK = "webhook"
+    MANIFEST = "manifest"  # internal: a run's manifest into the result store (never a schedule destination)
 
 
 class Connection(SQLModel, table=True):
@@ -238,12 +239,14 @@ class Delivery(SQLModel, table=True):
     destination_index: int
     kind: DestinationKind = Field(sa_column=_enum_column(DestinationKind))
     status: DeliveryStatus = Field(default=DeliveryStatus.PENDING, sa_column=_enum_column(DeliveryStatus))
-    message_id: str = Field(max_length=64)  # webhook-id: the same on every attempt
+    message_id: str = Field(max_length=64, unique=True)  # webhook-id: the same on every attempt; unique,
+    # deterministic per (run, invocation, destination): makes planning idempotent (invocation_id may be NULL)
     attempts: int = Field(default=0)
     next_attempt_at: datetime | None = Field(default=None, sa_column=_time_column())
     last_status_code: int | None = Field(default=None)
     last_error: str | None = Field(default=None, max_length=4000)
     last_attempt_at: datetime | None = Field(default=None, sa_column=_time_column())
+    retry_until: datetime | None = Field(default=None, sa_column=_time_column())  # end of this attempt series
     location: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_time_column(nullable=False))
     enqueued_at: datetime | None = Field(default=None, sa_column=_time_column())

@@ -45,10 +45,12 @@ class Settings(BaseSettings):
 
     result_store_url: str = "file://./data/results"
     max_param_sets: int = Field(default=constants.DEFAULT_MAX_PARAM_SETS, ge=1, le=1_000_000)
+    max_backfill_runs: int = Field(default=constants.DEFAULT_MAX_BACKFILL_RUNS, ge=1, le=100_000)
     webhook_allow_loopback: bool = False
     webhook_allow_private: bool = False
     webhook_csv_max_bytes: int = Field(default=constants.DEFAULT_WEBHOOK_CSV_MAX_BYTES, ge=0)
     delivery_retry_period_s: int = Field(default=constants.DEFAULT_DELIVERY_RETRY_PERIOD_S, ge=0)
+    result_key_template: str = constants.DEFAULT_RESULT_KEY_TEMPLATE
 
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
@@ -57,8 +59,10 @@ class Settings(BaseSettings):
 
     sweep_requeue_after_s: float = Field(default=constants.DEFAULT_SWEEP_REQUEUE_AFTER_S, gt=0)
     beat_tick_s: float = Field(default=constants.BEAT_TICK_S, gt=0, le=60)
+    invoke_lease_margin_s: float = Field(default=constants.INVOKE_LEASE_MARGIN_S, gt=0)
     log_level: str = "INFO"
     log_json: bool = False
+    metrics_port: int = Field(default=constants.DEFAULT_METRICS_PORT, ge=0, le=65535)
 
     @field_validator("api_tokens", mode="before")
     @classmethod

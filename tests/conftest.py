@@ -9,6 +9,7 @@ import pytest
 
 from app.db import dispose_engines
 from app.settings import Settings, override_settings
+from tests.support.emulator import EmulatorServer
 from tests.support.services import RedisServer, postgres_database, unavailable
 
 
@@ -59,3 +60,14 @@ def settings(tmp_path: Path, sqlite_url: str) -> Iterator[Settings]:
     ) as value:
         yield value
     dispose_engines()
+
+
+@pytest.fixture
+def emulator(tmp_path: Path) -> Iterator[EmulatorServer]:
+    """A real emulator process on a free port (token ``emulator-token``, org ``emulator``), no sample data."""
+    try:
+        server = EmulatorServer(log_path=tmp_path / "emulator.log").start()
+    except (RuntimeError, TimeoutError) as exc:
+        unavailable(f"cannot start the emulator: {exc}")
+    yield server
+    server.stop()

@@ -1,0 +1,1 @@
+"""The scriptcron HTTP API (FastAPI): ``app.api.main:create_app()``."""

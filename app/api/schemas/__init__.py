@@ -1,0 +1,1 @@
+"""Request and response models of the API (Base / Create / Update / Public families)."""

@@ -1,0 +1,291 @@
+"""run_invocation against SQLite and a scripted InfluxDB (httpx.MockTransport): claim, limits, outcomes."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlmodel import Session
+
+from app import constants
+from app.db import get_engine
+from app.models import Invocation, InvocationStatus, RunStatus
+from app.settings import Settings
+from tests.worker.pipeline_support import (
+    CSV_OK,
+    T0,
+    TOKEN,
+    Clock,
+    RecordingSender,
+    ScriptedInflux,
+    add_run,
+    add_schedule,
+    create_tables,
+    error,
+    error_tail,
+    fake_limiter,
+    get_invocation,
+    get_run,
+    invocations,
+    make_deps,
+    ok,
+)
+from worker.pipeline.fanout import fire_run
+from worker.pipeline.invoke import Outcome, run_invocation
+from worker.results import get_result_store
+
+
+@pytest.fixture(autouse=True)
+def tables(settings: Settings) -> None:
+    create_tables()
+
+
+@pytest.fixture
+def influx() -> ScriptedInflux:
+    return ScriptedInflux()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def fanned_out(n: int = 1, **schedule: object) -> list[int]:
+    run_id = add_run(add_schedule(matrix={"n": list(range(n))}, **schedule))  # type: ignore[arg-type]
+    fire_run(run_id, send=RecordingSender())
+    return [inv.id for inv in invocations(run_id) if inv.id is not None]
+
+
+def test_a_success_records_the_result_and_its_size_rows_and_hash(
+    influx: ScriptedInflux, tmp_path: Path, clock: Clock
+) -> None:
+    (inv_id,) = fanned_out()
+    outcome = run_invocation(inv_id, make_deps(influx, tmp_path / "results", clock=clock))
+    inv = get_invocation(inv_id)
+    assert outcome is Outcome.SUCCEEDED
+    assert (inv.status, inv.attempts, inv.last_http_status) == (InvocationStatus.SUCCEEDED, 1, 200)
+    assert (inv.result_bytes, inv.result_rows) == (len(CSV_OK), 2)
+    assert inv.result_sha256 == hashlib.sha256(CSV_OK).hexdigest()
+    assert inv.result_location is not None
+    with get_result_store(f"file://{tmp_path / 'results'}").open(inv.result_location) as f:
+        assert f.read() == CSV_OK
+
+
+def test_the_params_and_the_decrypted_token_are_sent(influx: ScriptedInflux, tmp_path: Path) -> None:
+    (inv_id,) = fanned_out()
+    run_invocation(inv_id, make_deps(influx, tmp_path))
+    (request,) = influx.requests
+    assert request.url.path == "/api/v2/scripts/0123456789abcdef/invoke"
+    assert request.headers["Authorization"] == f"Token {TOKEN}"
+    assert influx.params_sent() == [{"n": 0}]
+
+
+def test_the_last_success_ends_the_run_succeeded_and_plans_its_deliveries(
+    influx: ScriptedInflux, tmp_path: Path
+) -> None:
+    ids = fanned_out(3)
+    sender = RecordingSender()
+    for inv_id in ids:
+        run_invocation(inv_id, make_deps(influx, tmp_path, sender=sender))
+    run = get_run(get_invocation(ids[0]).run_id)
+    assert (run.status, run.succeeded, run.failed, run.total) == (RunStatus.SUCCEEDED, 3, 0, 3)
+    assert run.finished_at is not None
+    assert sender.ids(constants.TASK_DELIVER)  # the run's manifest at least
+
+
+def test_a_run_with_some_failures_ends_partially_failed(influx: ScriptedInflux, tmp_path: Path) -> None:
+    ids = fanned_out(3)
+    influx.responses = [ok(), error(404, "script not found"), ok()]
+    for inv_id in ids:
+        run_invocation(inv_id, make_deps(influx, tmp_path))
+    run = get_run(get_invocation(ids[0]).run_id)
+    assert (run.status, run.succeeded, run.failed) == (RunStatus.PARTIALLY_FAILED, 2, 1)
+
+
+def test_a_run_whose_invocations_all_fail_ends_failed(influx: ScriptedInflux, tmp_path: Path) -> None:
+    ids = fanned_out(2)
+    influx.responses = [error(400, "invalid parameters provided")] * 2
+    for inv_id in ids:
+        run_invocation(inv_id, make_deps(influx, tmp_path))
+    run = get_run(get_invocation(ids[0]).run_id)
+    assert (run.status, run.succeeded, run.failed) == (RunStatus.FAILED, 0, 2)
+
+
+def test_a_finished_invocation_delivered_again_does_nothing(influx: ScriptedInflux, tmp_path: Path) -> None:
+    (inv_id,) = fanned_out()
+    deps = make_deps(influx, tmp_path)
+    run_invocation(inv_id, deps)
+    assert run_invocation(inv_id, deps) is Outcome.SKIPPED
+    assert len(influx.requests) == 1
+    assert get_run(get_invocation(inv_id).run_id).succeeded == 1
+
+
+def set_invocation(inv_id: int, **values: object) -> None:
+    with Session(get_engine()) as session:
+        inv = session.get(Invocation, inv_id)
+        assert inv is not None
+        for key, value in values.items():
+            setattr(inv, key, value)
+        session.add(inv)
+        session.commit()
+
+
+def test_an_invocation_running_under_a_live_lease_is_left_alone(
+    influx: ScriptedInflux, tmp_path: Path, clock: Clock
+) -> None:
+    (inv_id,) = fanned_out()
+    set_invocation(inv_id, status=InvocationStatus.RUNNING, lease_expires_at=T0 + timedelta(seconds=5))
+    assert run_invocation(inv_id, make_deps(influx, tmp_path, clock=clock)) is Outcome.SKIPPED
+    assert influx.requests == []
+
+
+def test_an_invocation_whose_lease_passed_is_taken_over(
+    influx: ScriptedInflux, tmp_path: Path, clock: Clock
+) -> None:
+    (inv_id,) = fanned_out()
+    set_invocation(
+        inv_id, status=InvocationStatus.RUNNING, attempts=1, lease_expires_at=T0 - timedelta(seconds=1)
+    )
+    assert run_invocation(inv_id, make_deps(influx, tmp_path, clock=clock)) is Outcome.SUCCEEDED
+    assert get_invocation(inv_id).attempts == 2
+
+
+def test_a_waiting_invocation_is_not_run_before_it_is_due(
+    influx: ScriptedInflux, tmp_path: Path, clock: Clock
+) -> None:
+    (inv_id,) = fanned_out()
+    set_invocation(inv_id, status=InvocationStatus.WAITING, next_attempt_at=T0 + timedelta(seconds=30))
+    assert run_invocation(inv_id, make_deps(influx, tmp_path, clock=clock)) is Outcome.SKIPPED
+    clock.advance(30)
+    assert run_invocation(inv_id, make_deps(influx, tmp_path, clock=clock)) is Outcome.SUCCEEDED
+
+
+def test_a_failed_invocation_requeued_by_retry_failed_runs_again(
+    influx: ScriptedInflux, tmp_path: Path
+) -> None:
+    (inv_id,) = fanned_out()
+    influx.responses = [error(500, "boom")]
+    run_invocation(inv_id, make_deps(influx, tmp_path))
+    set_invocation(inv_id, status=InvocationStatus.QUEUED, next_attempt_at=None)
+    assert run_invocation(inv_id, make_deps(influx, tmp_path)) is Outcome.SUCCEEDED
+
+
+def test_a_server_error_is_retried_later_with_backoff(
+    influx: ScriptedInflux, tmp_path: Path, clock: Clock
+) -> None:
+    (inv_id,) = fanned_out(backoff_base_s=4.0, backoff_cap_s=60.0)
+    influx.responses = [error(500, "internal failure")]
+    assert run_invocation(inv_id, make_deps(influx, tmp_path, clock=clock)) is Outcome.RETRY
+    inv = get_invocation(inv_id)
+    assert (inv.status, inv.attempts, inv.last_http_status) == (InvocationStatus.WAITING, 1, 500)
+    assert inv.next_attempt_at == T0 + timedelta(seconds=3.0)  # half to all of 4 s; the fake draw is 0.5
+    assert "internal failure" in (inv.error or "")
+
+
+def test_a_retry_after_is_honoured_and_pauses_every_worker(
+    influx: ScriptedInflux, tmp_path: Path, clock: Clock
+) -> None:
+    (inv_id,) = fanned_out()
+    influx.responses = [error(429, "org over limit", retry_after=7)]
+    limiter = fake_limiter(clock)
+    run_invocation(inv_id, make_deps(influx, tmp_path, clock=clock, limiter=limiter))
+    inv = get_invocation(inv_id)
+    assert inv.next_attempt_at == T0 + timedelta(seconds=7)
+    assert inv.last_http_status == 429
+    assert limiter.paused_for(1) == pytest.approx(7)  # the first connection in this database
+
+
+def test_retries_stop_at_max_attempts_and_the_invocation_fails(
+    influx: ScriptedInflux, tmp_path: Path, clock: Clock
+) -> None:
+    (inv_id,) = fanned_out(max_attempts=3)
+    influx.responses = [error(503, "unavailable")] * 3
+    outcomes = []
+    for _ in range(3):
+        outcomes.append(run_invocation(inv_id, make_deps(influx, tmp_path, clock=clock)))
+        clock.advance(120)
+    inv = get_invocation(inv_id)
+    assert outcomes == [Outcome.RETRY, Outcome.RETRY, Outcome.FAILED]
+    assert (inv.status, inv.attempts, inv.last_http_status) == (InvocationStatus.FAILED, 3, 503)
+
+
+def test_a_permanent_error_fails_at_once_with_the_servers_message(
+    influx: ScriptedInflux, tmp_path: Path
+) -> None:
+    (inv_id,) = fanned_out(max_attempts=5)
+    influx.responses = [error(404, "script 0123456789abcdef not found")]
+    assert run_invocation(inv_id, make_deps(influx, tmp_path)) is Outcome.FAILED
+    inv = get_invocation(inv_id)
+    assert (inv.status, inv.attempts, inv.last_http_status) == (InvocationStatus.FAILED, 1, 404)
+    assert "script 0123456789abcdef not found" in (inv.error or "")
+
+
+def test_an_error_table_after_rows_fails_the_invocation(influx: ScriptedInflux, tmp_path: Path) -> None:
+    (inv_id,) = fanned_out()
+    influx.responses = [error_tail()]
+    assert run_invocation(inv_id, make_deps(influx, tmp_path)) is Outcome.FAILED
+    inv = get_invocation(inv_id)
+    assert "division by zero" in (inv.error or "")
+    assert inv.result_location is None
+    assert list((tmp_path / "spool").iterdir()) == []
+
+
+def test_a_dropped_connection_is_retried(influx: ScriptedInflux, tmp_path: Path) -> None:
+    (inv_id,) = fanned_out()
+
+    def drop(request: httpx.Request) -> httpx.Response:
+        raise httpx.RemoteProtocolError("peer closed connection", request=request)
+
+    influx.responses = [drop]
+    assert run_invocation(inv_id, make_deps(influx, tmp_path)) is Outcome.RETRY
+    assert get_invocation(inv_id).last_http_status is None
+
+
+def test_a_long_rate_limit_wait_defers_without_calling_or_counting_an_attempt(
+    influx: ScriptedInflux, tmp_path: Path, clock: Clock
+) -> None:
+    (first, second) = fanned_out(2, rate_per_s=0.2, burst=1)
+    limiter = fake_limiter(clock)
+    deps = make_deps(influx, tmp_path, clock=clock, limiter=limiter)
+    assert run_invocation(first, deps) is Outcome.SUCCEEDED
+    assert run_invocation(second, deps) is Outcome.RATE_LIMITED
+    inv = get_invocation(second)
+    assert (inv.status, inv.attempts) == (InvocationStatus.WAITING, 0)
+    assert inv.next_attempt_at is not None
+    assert inv.next_attempt_at > clock.now
+    assert len(influx.requests) == 1
+
+
+def test_a_short_rate_limit_wait_is_slept_in_the_task(
+    influx: ScriptedInflux, tmp_path: Path, clock: Clock
+) -> None:
+    (first, second) = fanned_out(2, rate_per_s=4, burst=1)
+    deps = make_deps(influx, tmp_path, clock=clock, limiter=fake_limiter(clock))
+    run_invocation(first, deps)
+    assert run_invocation(second, deps) is Outcome.SUCCEEDED
+    assert sum(clock.slept) == pytest.approx(0.25)
+
+
+def test_the_concurrency_slot_is_given_back_after_the_invoke(
+    influx: ScriptedInflux, tmp_path: Path, clock: Clock
+) -> None:
+    ids = fanned_out(3, max_concurrency=1)
+    limiter = fake_limiter(clock)
+    deps = make_deps(influx, tmp_path, clock=clock, limiter=limiter)
+    assert [run_invocation(i, deps) for i in ids] == [Outcome.SUCCEEDED] * 3
+    assert limiter.holders(1) == []
+
+
+def test_the_token_never_appears_in_the_recorded_error_or_the_logs(
+    influx: ScriptedInflux, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (inv_id,) = fanned_out()
+    influx.responses = [error(401, "unauthorized access")]
+    with caplog.at_level(logging.DEBUG):
+        run_invocation(inv_id, make_deps(influx, tmp_path))
+    assert TOKEN not in (get_invocation(inv_id).error or "")
+    assert TOKEN not in caplog.text

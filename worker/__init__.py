@@ -1,0 +1,1 @@
+"""Everything that runs in Celery: the Celery app, the beat, the tasks, the pipeline, the rate limiter."""

@@ -1,0 +1,52 @@
+"""What follows an outcome: metrics, the delivery hooks, and sending the deliveries they plan.
+
+Called after the outcome is committed, so a crash here loses nothing: a Delivery row not yet sent is
+found by the beat's sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from app import constants, metrics
+from app.models import RunStatus
+
+logger = logging.getLogger(__name__)
+
+Sender = Callable[[str, str, Sequence[int]], None]
+
+
+def default_sender() -> Sender:
+    """Publish with the worker's Celery app over one producer per batch."""
+    from worker.celery_app import celery_app
+    from worker.enqueuer import CeleryEnqueuer
+
+    return CeleryEnqueuer(celery_app).send
+
+
+def _send_deliveries(ids: Sequence[int], send: Sender) -> None:
+    from worker.enqueuer import EnqueueError
+
+    if not ids:
+        return
+    try:
+        send(constants.TASK_DELIVER, constants.QUEUE_DELIVER, list(ids))
+    except EnqueueError as exc:  # the Delivery rows exist; the beat's sweep sends them
+        logger.warning("could not send %d deliveries now: %s", len(ids), exc)
+
+
+def invocation_succeeded(invocation_id: int, send: Sender) -> None:
+    """Plan and send the deliveries of one invocation's result."""
+    from worker.delivery.hooks import plan_invocation_deliveries
+
+    _send_deliveries(plan_invocation_deliveries(invocation_id), send)
+
+
+def run_finished(run_id: int, status: RunStatus, send: Sender) -> None:
+    """Count a run's end, then plan and send its run-level deliveries (manifest, run.completed)."""
+    from worker.delivery.hooks import plan_run_deliveries
+
+    metrics.RUNS_TOTAL.labels(status=metrics.label(status)).inc()
+    logger.info("run %s ended %s", run_id, status.value)
+    _send_deliveries(plan_run_deliveries(run_id), send)

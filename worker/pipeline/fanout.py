@@ -1,0 +1,171 @@
+"""``fire_run``: expand a run's parameter sets, insert its invocations in bulk, enqueue them in batches.
+
+Idempotent and resumable: the invocation rows are unique on (run_id, index) and inserted with
+"on conflict do nothing"; the run moves PENDING -> RUNNING by a conditional UPDATE, so only one caller
+fans it out; each batch is moved PENDING -> QUEUED by a conditional UPDATE ... RETURNING before it is
+sent, so no invocation is sent twice by two callers. A repeat on a RUNNING run sends what is still
+PENDING (a crash between commit and send); what was marked QUEUED but never reached the broker is
+found by the beat's sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from app import constants
+from app.db import session_scope, utcnow
+from app.models import Invocation, InvocationStatus, Run, RunStatus, Schedule
+from app.params import ParamError, expand_param_sets, params_hash
+from worker.enqueuer import EnqueueError
+from worker.pipeline import events
+
+logger = logging.getLogger(__name__)
+
+_inv = Invocation.__table__.c  # type: ignore[attr-defined]
+_run = Run.__table__.c  # type: ignore[attr-defined]
+
+Sender = Callable[[str, str, Sequence[int]], None]
+
+
+@dataclass(frozen=True)
+class FanoutResult:
+    """What one ``fire_run`` call did: rows inserted by it, invocations it sent, the run's status."""
+
+    inserted: int
+    sent: int
+    status: RunStatus | None
+
+
+def fire_run(
+    run_id: int, *, send: Sender | None = None, now: Callable[[], datetime] = utcnow
+) -> FanoutResult:
+    """Fan out run ``run_id`` (see the module docstring). ``send(task, queue, ids)`` publishes a batch."""
+    sender = send or events.default_sender()
+    inserted, status = _expand(run_id, now())
+    if status is None:
+        return FanoutResult(0, 0, None)
+    if status in RunStatus.TERMINAL:
+        if inserted == 0 and status is RunStatus.SUCCEEDED:
+            events.run_finished(run_id, status, sender)
+        return FanoutResult(inserted, 0, status)
+    sent = send_pending(run_id, sender, now=now)
+    return FanoutResult(inserted, sent, status)
+
+
+def _expand(run_id: int, now: datetime) -> tuple[int, RunStatus | None]:
+    """Insert the invocations of a PENDING run and make it RUNNING; returns (rows inserted, status)."""
+    with session_scope() as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            logger.warning("fire_run: run %s does not exist", run_id)
+            return 0, None
+        if run.status is not RunStatus.PENDING:
+            return 0, RunStatus(run.status)
+        schedule = session.get(Schedule, run.schedule_id)
+        if schedule is None:  # pragma: no cover - a foreign key guards this
+            return 0, _end_empty(session, run_id, now, RunStatus.FAILED, "schedule no longer exists")
+        try:
+            sets = expand_param_sets(
+                list(schedule.params or []),
+                dict(schedule.param_matrix or {}),
+                window_start=run.window_start,
+                window_end=run.window_end or run.scheduled_for,
+                scheduled_for=run.scheduled_for,
+            )
+        except ParamError as exc:
+            return 0, _end_empty(session, run_id, now, RunStatus.FAILED, f"invalid params: {exc}")
+        if not sets:
+            return 0, _end_empty(session, run_id, now, RunStatus.SUCCEEDED, "no parameter sets")
+        inserted = insert_invocations(session, run_id, sets)
+        moved = session.execute(
+            update(Run)
+            .where(_run.id == run_id, _run.status == RunStatus.PENDING)
+            .values(status=RunStatus.RUNNING, total=len(sets), started_at=now)
+        ).rowcount  # type: ignore[attr-defined]
+        if not moved:  # another fire_run got here first; its rows are the same rows
+            session.rollback()
+            return 0, RunStatus.RUNNING
+        return inserted, RunStatus.RUNNING
+
+
+def _end_empty(
+    session: Session, run_id: int, now: datetime, status: RunStatus, message: str
+) -> RunStatus | None:
+    moved = session.execute(
+        update(Run)
+        .where(_run.id == run_id, _run.status == RunStatus.PENDING)
+        .values(status=status, total=0, started_at=now, finished_at=now, message=message)
+    ).rowcount  # type: ignore[attr-defined]
+    return status if moved else None
+
+
+def insert_invocations(session: Session, run_id: int, sets: list[dict[str, Any]]) -> int:
+    """Insert one row per parameter set, ``INSERT_CHUNK_ROWS`` rows per statement; existing rows are kept."""
+    dialect = session.get_bind().dialect.name
+    total = 0
+    for start in range(0, len(sets), constants.INSERT_CHUNK_ROWS):
+        rows = [
+            {
+                "run_id": run_id,
+                "index": start + offset,
+                "params": params,
+                "params_hash": params_hash(params),
+                "status": InvocationStatus.PENDING,
+                "attempts": 0,
+            }
+            for offset, params in enumerate(sets[start : start + constants.INSERT_CHUNK_ROWS])
+        ]
+        stmt: Any
+        if dialect == "postgresql":
+            stmt = (
+                postgresql.insert(Invocation)
+                .values(rows)
+                .on_conflict_do_nothing(index_elements=["run_id", "index"])
+            )
+        elif dialect == "sqlite":
+            stmt = sqlite.insert(Invocation).values(rows).on_conflict_do_nothing()
+        else:  # pragma: no cover - only the two supported databases
+            stmt = insert(Invocation).values(rows)
+        total += session.execute(stmt).rowcount  # type: ignore[attr-defined]
+    return total
+
+
+def send_pending(run_id: int, send: Sender, *, now: Callable[[], datetime] = utcnow) -> int:
+    """Move the run's PENDING invocations to QUEUED and send them, one committed batch at a time."""
+    sent = 0
+    while True:
+        with session_scope() as session:
+            batch = (
+                select(_inv.id)
+                .where(_inv.run_id == run_id, _inv.status == InvocationStatus.PENDING)
+                .order_by(_inv.index)
+                .limit(constants.ENQUEUE_BATCH_SIZE)
+                .scalar_subquery()
+            )
+            ids = list(
+                session.execute(
+                    update(Invocation)
+                    .where(_inv.id.in_(batch), _inv.status == InvocationStatus.PENDING)
+                    .values(status=InvocationStatus.QUEUED, enqueued_at=now())
+                    .returning(_inv.id)
+                ).scalars()
+            )
+        if not ids:
+            return sent
+        ids.sort()
+        try:
+            send(constants.TASK_INVOKE, constants.QUEUE_INVOKE, ids)
+        except EnqueueError as exc:  # the rows stay QUEUED; the beat's sweep sends them again
+            logger.warning(
+                "fire_run %s: broker refused a batch after %d sent: %s", run_id, sent + exc.sent, exc
+            )
+            return sent + exc.sent
+        sent += len(ids)
