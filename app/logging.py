@@ -150,8 +150,10 @@ class _LogSettings(Protocol):
 
 
 _HANDLER_NAME = "scriptcron"
-# Loggers that libraries give handlers of their own; ours scrub them too.
-_LIBRARY_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "celery", "celery.task", "celery.worker")
+# uvicorn configures handlers of its own before it loads the app: route those loggers to ours.
+_REROUTED_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+# Other loggers that libraries may give handlers of their own; ours scrub them too.
+_LIBRARY_LOGGERS = ("celery", "celery.task", "celery.worker", "celery.redirected")
 
 
 def make_handler(settings: _LogSettings, stream: Any = None) -> logging.Handler:
@@ -181,6 +183,10 @@ def configure_logging(settings: _LogSettings, stream: Any = None) -> None:
             root.removeHandler(existing)
     root.addHandler(make_handler(settings, stream))
     root.setLevel(settings.log_level.upper())
+    for name in _REROUTED_LOGGERS:
+        library_logger = logging.getLogger(name)
+        library_logger.handlers.clear()
+        library_logger.propagate = True
     for name in _LIBRARY_LOGGERS:
         for handler in logging.getLogger(name).handlers:
             install_filters(handler)

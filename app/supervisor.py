@@ -1,7 +1,8 @@
 """Child-process supervision for ``scriptcron up``: start, prefix output, watch, stop cleanly.
 
 Each child runs in its own session (hence its own process group), so a Ctrl-C in the terminal
-reaches only the supervisor, which then stops the children in reverse start order: SIGTERM to the
+reaches only the supervisor, which then stops the children tier by tier (dependents first, a tier's
+children concurrently): SIGTERM to the
 child (a Celery worker then stops its own pool), SIGKILL after a grace period; then SIGTERM and
 SIGKILL to whatever is left of its process group, and to any descendant that left the group (found
 with psutil before the stop). Output lines are prefixed with the child's name.
@@ -48,6 +49,7 @@ class ChildSpec:
     args: Sequence[str]
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: str | None = None
+    stop_tier: int = 0  # higher tiers stop first; children of one tier stop concurrently
 
 
 class Child:
@@ -193,13 +195,23 @@ class Supervisor:
         signal.signal(signal.SIGTERM, handler)
 
     def stop_all(self) -> None:
-        """Stop every child, last started first; returns when none is left."""
-        for child in reversed(list(self.children)):
-            self._stop_child(child)
+        """Stop every child, highest ``stop_tier`` first, a tier's children concurrently; returns when
+        none is left."""
+        for tier in sorted({c.spec.stop_tier for c in self.children}, reverse=True):
+            stoppers = [
+                threading.Thread(target=self._stop_child, args=(child,), name=f"stop-{child.name}")
+                for child in self.children
+                if child.spec.stop_tier == tier
+            ]
+            for thread in stoppers:
+                thread.start()
+            for thread in stoppers:
+                thread.join()
         self.children.clear()
         self._changed()
 
     def _stop_child(self, child: Child) -> None:
+        started = time.monotonic()
         descendants = _descendants(child.pid)
         if child.alive():
             # The leader first: a Celery worker then shuts its pool down itself (warm shutdown).
@@ -218,6 +230,7 @@ class Supervisor:
             child.proc.wait(5)
         _kill_all(descendants)
         child.reader.join(5)
+        self.emit(child.name, f"stopped in {time.monotonic() - started:.1f} s")
 
     def _changed(self) -> None:
         if self._on_change is not None:

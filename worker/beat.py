@@ -18,16 +18,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from celery.beat import Scheduler
 from sqlalchemy.engine import Engine
 
-from app import metrics
+from app import constants, metrics
 from app.db import get_engine, utcnow
 from app.settings import Settings, get_settings
-from worker.dispatch import FireResult, fire_due_schedules, next_due_at
+from worker.dispatch import FireResult, fire_due_schedules, next_due
 from worker.enqueuer import CeleryEnqueuer, Enqueuer
 from worker.sweep import SweepResult, sweep
 
@@ -45,23 +45,50 @@ class TickResult:
     sleep_s: float
 
 
-def sleep_until_next(engine: Engine, tick_s: float, now: datetime, *, busy: bool) -> float:
-    """Seconds to sleep: 0 when busy, else up to ``tick_s`` but no later than the next due item."""
-    if busy:
-        return 0.0
-    due = next_due_at(engine)
-    if due is None:
-        return tick_s
-    return min(tick_s, max(0.0, (due - now).total_seconds()))
+@dataclass
+class BeatState:
+    """What a beat remembers between ticks, to keep an idle tick to two short queries."""
+
+    work_due_at: datetime | None = None  # the earliest waiting invocation/delivery, at the last tick
+    swept_at: datetime | None = None  # the last sweep
+
+
+def _sweep_now(state: BeatState, now: datetime) -> bool:
+    if state.swept_at is None or now - state.swept_at >= timedelta(seconds=constants.BEAT_SWEEP_EVERY_S):
+        return True
+    return state.work_due_at is not None and state.work_due_at <= now
 
 
 def beat_tick(
-    engine: Engine, enqueuer: Enqueuer, now: datetime, settings: Settings, *, clock: Clock = utcnow
+    engine: Engine,
+    enqueuer: Enqueuer,
+    now: datetime,
+    settings: Settings,
+    *,
+    state: BeatState | None = None,
+    clock: Clock = utcnow,
 ) -> TickResult:
-    """One beat tick at ``now`` (the sleep is measured against ``clock()`` after the work)."""
-    fired = fire_due_schedules(engine, enqueuer, now)
-    swept = sweep(engine, enqueuer, now, requeue_after_s=settings.sweep_requeue_after_s)
-    sleep_s = sleep_until_next(engine, settings.beat_tick_s, clock(), busy=fired.full)
+    """One beat tick at ``now`` on one database connection.
+
+    Fires due schedules; sweeps (sends waiting work come due, re-sends lost work) when waiting work is
+    due or every ``BEAT_SWEEP_EVERY_S``; then reads when the next thing is due to size the sleep
+    (measured against ``clock()`` after the work). A fresh ``state`` sweeps every tick.
+    """
+    state = state if state is not None else BeatState()
+    with engine.connect() as conn:
+        fired = fire_due_schedules(conn, enqueuer, now)
+        swept = SweepResult()
+        if _sweep_now(state, now):
+            swept = sweep(conn, enqueuer, now, requeue_after_s=settings.sweep_requeue_after_s)
+            state.swept_at = now
+        if fired.full:
+            return TickResult(fired, swept, 0.0)
+        due = next_due(conn)
+    state.work_due_at = due.work
+    earliest = due.earliest
+    if earliest is None:
+        return TickResult(fired, swept, settings.beat_tick_s)
+    sleep_s = min(settings.beat_tick_s, max(0.0, (earliest - clock()).total_seconds()))
     return TickResult(fired, swept, sleep_s)
 
 
@@ -73,6 +100,7 @@ class DatabaseScheduler(Scheduler):
         self._enqueuer: Enqueuer | None = None
         self._in_tick = False
         self._stop_requested = False
+        self._state = BeatState()
         super().__init__(app, *args, **kwargs)
         self.max_interval = get_settings().beat_tick_s
         if not kwargs.get("lazy"):
@@ -107,7 +135,9 @@ class DatabaseScheduler(Scheduler):
         started = time.perf_counter()
         self._in_tick = True
         try:
-            result = beat_tick(get_engine(), self.enqueuer, self._clock(), settings, clock=self._clock)
+            result = beat_tick(
+                get_engine(), self.enqueuer, self._clock(), settings, state=self._state, clock=self._clock
+            )
         except Exception:
             logger.exception("beat: tick failed; retrying in %.1f s", settings.beat_tick_s)
             return settings.beat_tick_s

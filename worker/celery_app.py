@@ -89,9 +89,10 @@ def _after_fork(**_: Any) -> None:
     from app.db import dispose_engines
 
     dispose_engines()
-    from worker.pipeline import clients
+    from worker.pipeline import clients, events
 
     clients.reset()
+    events.reset()
 
 
 import worker.metrics  # noqa: E402, F401  (the /metrics endpoint of the worker and the beat)

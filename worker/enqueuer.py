@@ -1,16 +1,24 @@
 """Sending ready work to the broker in batches: one message per row id, over one pooled connection.
 
-The beat talks to the broker only through an :class:`Enqueuer`, so tests swap in a fake that records
-what was sent (or fails on demand).
+Messages are built by ``celery_app.send_task`` (the public API: routing, protocol, signals) inside
+kombu's ``Producer.batch()``, which on the Redis transport buffers the final ``LPUSH`` commands in one
+pipeline per chunk instead of one client and one round trip per message (other transports publish
+immediately). The beat talks to the broker only through an :class:`Enqueuer`, so tests swap in a fake
+that records what was sent (or fails on demand).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 logger = logging.getLogger(__name__)
+
+PUBLISH_CHUNK = 500  # messages per pipeline flush
+BATCH_SAFE_TRANSPORT_OPTIONS = {"retry_on_timeout": False}
+BROKER_PAUSE_AFTER_FAILURE_S = 5.0  # after a failed send, fail fast this long (the sweep catches up)
 
 
 class EnqueueError(Exception):
@@ -31,23 +39,59 @@ class Enqueuer(Protocol):
 
 
 class CeleryEnqueuer:
-    """Publishes with ``celery_app.send_task`` over one producer (and connection) per batch."""
+    """Publishes with ``celery_app.send_task`` over one long-lived producer and broker connection.
 
-    def __init__(self, app: Any, producer: Any | None = None) -> None:
+    The connection is opened with ``retry_on_timeout`` off: kombu batches Redis publishes in a
+    pipeline only when a timed-out pipeline cannot be replayed twice. A message that is lost anyway
+    is sent again by the sweep; one sent twice is harmless (a task for a row that is not claimable
+    does nothing).
+    """
+
+    def __init__(self, app: Any, *, pause_after_failure_s: float = BROKER_PAUSE_AFTER_FAILURE_S) -> None:
         self.app = app
-        self.producer = producer
+        self.pause_after_failure_s = pause_after_failure_s
+        self._producer: Any | None = None
+        self._paused_until = 0.0
+
+    def _get_producer(self) -> Any:
+        if self._producer is None:
+            connection = self.app.connection_for_write(transport_options=BATCH_SAFE_TRANSPORT_OPTIONS)
+            self._producer = self.app.amqp.Producer(connection)
+        return self._producer
+
+    def close(self) -> None:
+        """Release the broker connection (a new one is opened on the next send)."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            try:
+                producer.connection.release()
+            except Exception:  # already broken: nothing to release
+                logger.debug("broker connection release failed", exc_info=True)
 
     def send(self, task_name: str, queue: str, ids: Sequence[int]) -> None:
         if not ids:
             return
+        if time.monotonic() < self._paused_until:  # the broker just failed: do not wait on it again yet
+            raise EnqueueError(f"broker unavailable; not sending {task_name} for now", sent=0)
         sent = 0
         try:
-            with self.app.producer_or_acquire(self.producer) as producer:
-                for row_id in ids:
-                    self.app.send_task(task_name, args=[row_id], queue=queue, producer=producer)
-                    sent += 1
+            producer = self._get_producer()
+            # Declare the queue once per connection, not once per message.
+            producer.maybe_declare(
+                self.app.amqp.queues[queue], retry=True, **self.app.conf.task_publish_retry_policy
+            )
+            for start in range(0, len(ids), PUBLISH_CHUNK):
+                chunk = ids[start : start + PUBLISH_CHUNK]
+                with producer.batch(max_size=len(chunk) + 1):
+                    for row_id in chunk:
+                        self.app.send_task(
+                            task_name, args=[row_id], queue=queue, producer=producer, declare=[]
+                        )
+                sent += len(chunk)
         except Exception as exc:  # kombu/redis raise many kinds; all mean "not sent"
             logger.warning(
                 "broker refused %s after %d of %d messages: %s", task_name, sent, len(ids), type(exc).__name__
             )
+            self.close()
+            self._paused_until = time.monotonic() + self.pause_after_failure_s
             raise EnqueueError(f"could not send {task_name}: {type(exc).__name__}", sent=sent) from exc

@@ -22,14 +22,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table, and_, exists, or_, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import Table, and_, bindparam, exists, or_, select, update
 
 from app import constants
+from app.db import UTCDateTime
 from app.models import DeliveryStatus, InvocationStatus, RunStatus
-from worker.dispatch import DELIVERY, INVOCATION, RUN, send_marked, write_transaction
+from worker.dispatch import DELIVERY, INVOCATION, RUN, Bind, send_marked, write_transaction
 from worker.enqueuer import Enqueuer
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,14 @@ class SweepResult:
         return self.runs + self.invocations + self.deliveries
 
 
-def _mark(engine: Engine, table: Table, condition: Any, values: dict[str, Any], batch: int) -> list[int]:
+_NOW: Any = bindparam("now", type_=UTCDateTime())
+_STALE_BEFORE: Any = bindparam("stale_before", type_=UTCDateTime())
+_UNSENT_BEFORE: Any = bindparam("unsent_before", type_=UTCDateTime())
+_QUEUED_NOW: dict[str, Any] = {"enqueued_at": _NOW}
+
+
+def _marking(table: Table, condition: Any, values: dict[str, Any], batch: int) -> Any:
+    """``UPDATE table SET values WHERE id IN (due rows, locked, skipping locked ones) RETURNING id``."""
     due = (
         select(table.c.id)
         .where(condition)
@@ -56,53 +64,62 @@ def _mark(engine: Engine, table: Table, condition: Any, values: dict[str, Any], 
         .limit(batch)
         .with_for_update(skip_locked=True)
     )
-    stmt = update(table).where(table.c.id.in_(due.scalar_subquery())).values(**values).returning(table.c.id)
-    with write_transaction(engine) as conn:
-        return sorted(int(row[0]) for row in conn.execute(stmt))
+    return update(table).where(table.c.id.in_(due.scalar_subquery())).values(**values).returning(table.c.id)
 
 
-def _runs_condition(now: datetime, stale_before: datetime, unsent_before: datetime) -> Any:
-    return and_(
-        RUN.c.status == RunStatus.PENDING,
+_RUNS_DUE = and_(
+    RUN.c.status == RunStatus.PENDING,
+    or_(
+        and_(RUN.c.enqueued_at.is_(None), RUN.c.created_at <= _UNSENT_BEFORE),
+        RUN.c.enqueued_at <= _STALE_BEFORE,
+    ),
+)
+# An invocation row has no creation time: "never sent" counts from its run's creation.
+_INVOCATIONS_DUE = or_(
+    and_(INVOCATION.c.status == InvocationStatus.WAITING, INVOCATION.c.next_attempt_at <= _NOW),
+    and_(
+        INVOCATION.c.status.in_((InvocationStatus.PENDING, InvocationStatus.QUEUED)),
         or_(
-            and_(RUN.c.enqueued_at.is_(None), RUN.c.created_at <= unsent_before),
-            RUN.c.enqueued_at <= stale_before,
-        ),
-    )
-
-
-def _invocations_condition(now: datetime, stale_before: datetime, unsent_before: datetime) -> Any:
-    # An invocation row has no creation time: "never sent" counts from its run's creation.
-    run_is_old = exists().where(RUN.c.id == INVOCATION.c.run_id, RUN.c.created_at <= unsent_before)
-    return or_(
-        and_(INVOCATION.c.status == InvocationStatus.WAITING, INVOCATION.c.next_attempt_at <= now),
-        and_(
-            INVOCATION.c.status.in_((InvocationStatus.PENDING, InvocationStatus.QUEUED)),
-            or_(
-                and_(INVOCATION.c.enqueued_at.is_(None), run_is_old),
-                INVOCATION.c.enqueued_at <= stale_before,
+            and_(
+                INVOCATION.c.enqueued_at.is_(None),
+                exists().where(RUN.c.id == INVOCATION.c.run_id, RUN.c.created_at <= _UNSENT_BEFORE),
             ),
+            INVOCATION.c.enqueued_at <= _STALE_BEFORE,
         ),
-        and_(INVOCATION.c.status == InvocationStatus.RUNNING, INVOCATION.c.lease_expires_at <= now),
+    ),
+    and_(INVOCATION.c.status == InvocationStatus.RUNNING, INVOCATION.c.lease_expires_at <= _NOW),
+)
+_DELIVERIES_DUE = or_(
+    and_(DELIVERY.c.status == DeliveryStatus.WAITING, DELIVERY.c.next_attempt_at <= _NOW),
+    and_(
+        DELIVERY.c.status.in_((DeliveryStatus.PENDING, DeliveryStatus.QUEUED)),
+        or_(
+            and_(DELIVERY.c.enqueued_at.is_(None), DELIVERY.c.created_at <= _UNSENT_BEFORE),
+            DELIVERY.c.enqueued_at <= _STALE_BEFORE,
+        ),
+    ),
+    and_(DELIVERY.c.status == DeliveryStatus.RUNNING, DELIVERY.c.lease_expires_at <= _NOW),
+)
+
+
+@lru_cache(maxsize=4)
+def _statements(batch: int) -> tuple[Any, Any, Any]:
+    return (
+        _marking(RUN, _RUNS_DUE, {"enqueued_at": _NOW}, batch),
+        _marking(
+            INVOCATION, _INVOCATIONS_DUE, {"status": InvocationStatus.QUEUED, "enqueued_at": _NOW}, batch
+        ),
+        _marking(DELIVERY, _DELIVERIES_DUE, {"status": DeliveryStatus.QUEUED, "enqueued_at": _NOW}, batch),
     )
 
 
-def _deliveries_condition(now: datetime, stale_before: datetime, unsent_before: datetime) -> Any:
-    return or_(
-        and_(DELIVERY.c.status == DeliveryStatus.WAITING, DELIVERY.c.next_attempt_at <= now),
-        and_(
-            DELIVERY.c.status.in_((DeliveryStatus.PENDING, DeliveryStatus.QUEUED)),
-            or_(
-                and_(DELIVERY.c.enqueued_at.is_(None), DELIVERY.c.created_at <= unsent_before),
-                DELIVERY.c.enqueued_at <= stale_before,
-            ),
-        ),
-        and_(DELIVERY.c.status == DeliveryStatus.RUNNING, DELIVERY.c.lease_expires_at <= now),
-    )
+def _mark(bind: Bind, statement: Any, params: dict[str, datetime]) -> list[int]:
+    with write_transaction(bind) as conn:
+        return sorted(int(row[0]) for row in conn.execute(statement, params))
 
 
 def sweep(
-    engine: Engine,
+    bind: Bind,
     enqueuer: Enqueuer,
     now: datetime,
     *,
@@ -111,37 +128,36 @@ def sweep(
     batch: int = constants.SWEEP_BATCH,
 ) -> SweepResult:
     """Mark and send every run, invocation and delivery that is ready but not on the broker."""
-    stale_before = now - timedelta(seconds=requeue_after_s)
-    unsent_before = now - timedelta(seconds=unsent_grace_s)
+    params = {
+        "now": now,
+        "stale_before": now - timedelta(seconds=requeue_after_s),
+        "unsent_before": now - timedelta(seconds=unsent_grace_s),
+    }
+    mark_runs, mark_invocations, mark_deliveries = _statements(batch)
     result = SweepResult()
-
-    run_ids = _mark(
-        engine, RUN, _runs_condition(now, stale_before, unsent_before), {"enqueued_at": now}, batch
-    )
     result.runs = send_marked(
-        engine, enqueuer, RUN, constants.TASK_FIRE_RUN, constants.QUEUE_DEFAULT, run_ids
-    )
-
-    invocation_ids = _mark(
-        engine,
-        INVOCATION,
-        _invocations_condition(now, stale_before, unsent_before),
-        {"status": InvocationStatus.QUEUED, "enqueued_at": now},
-        batch,
+        bind,
+        enqueuer,
+        RUN,
+        constants.TASK_FIRE_RUN,
+        constants.QUEUE_DEFAULT,
+        _mark(bind, mark_runs, params),
     )
     result.invocations = send_marked(
-        engine, enqueuer, INVOCATION, constants.TASK_INVOKE, constants.QUEUE_INVOKE, invocation_ids
-    )
-
-    delivery_ids = _mark(
-        engine,
-        DELIVERY,
-        _deliveries_condition(now, stale_before, unsent_before),
-        {"status": DeliveryStatus.QUEUED, "enqueued_at": now},
-        batch,
+        bind,
+        enqueuer,
+        INVOCATION,
+        constants.TASK_INVOKE,
+        constants.QUEUE_INVOKE,
+        _mark(bind, mark_invocations, params),
     )
     result.deliveries = send_marked(
-        engine, enqueuer, DELIVERY, constants.TASK_DELIVER, constants.QUEUE_DELIVER, delivery_ids
+        bind,
+        enqueuer,
+        DELIVERY,
+        constants.TASK_DELIVER,
+        constants.QUEUE_DELIVER,
+        _mark(bind, mark_deliveries, params),
     )
     if result.total:
         logger.info(

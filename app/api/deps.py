@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Query, Security
+from fastapi import Depends, HTTPException, Path, Query, Security
 from fastapi.security import APIKeyHeader
 from sqlmodel import Session
 
@@ -69,3 +69,7 @@ def paging(
 
 
 PagingDep = Annotated[Paging, Depends(paging)]
+
+
+MAX_ID = 2**31 - 1
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="A resource id")]

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.schemas.common import ErrorOut
@@ -88,6 +89,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service(_: Request, exc: ServiceError) -> JSONResponse:
         return error_response(exc.status, exc.message, exc.code)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+        # A race lost to a concurrent request (a name taken, a row deleted meanwhile): nothing was saved.
+        log.info("integrity conflict: %s", type(exc.orig).__name__)
+        return error_response(409, "the change conflicts with a concurrent one; nothing was saved")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

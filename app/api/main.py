@@ -11,6 +11,7 @@ from app import __version__
 from app.api import errors
 from app.api.deps import require_token
 from app.api.routes import connections, deliveries, health, metrics, runs, schedules
+from app.logging import configure_logging
 from app.settings import get_settings
 
 API_V1 = "/api/v1"
@@ -20,6 +21,7 @@ AUTH = [Depends(require_token)]
 def create_app() -> FastAPI:
     """A new application; settings are read now, so a bad setting fails at start-up."""
     get_settings()
+    configure_logging(get_settings())  # one format (JSON on request), ids, no secrets; uvicorn's too
     app = FastAPI(
         title="scriptcron",
         version=__version__,

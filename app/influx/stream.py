@@ -44,7 +44,7 @@ class CsvTailScanner:
             self._keep_tail(chunk)
             return b""
         data = self._before + self._pending + chunk  # data[0] was emitted already (or is the body start)
-        found = self._find_tail(data, at_body_start=self.bytes_out == 0 and not self._pending)
+        found = self._find_tail(data, at_body_start=self.bytes_out == 0)
         if found is not None:
             blank_start, rest_start = found
             self._tail = bytearray()

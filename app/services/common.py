@@ -26,7 +26,9 @@ def page(session: Session, query: Any, order_by: list[Any], limit: int, offset: 
     return rows, int(total)
 
 
-def ensure_unique_name(session: Session, model: type[M], name: str, own_id: int | None, resource: str) -> None:
+def ensure_unique_name(
+    session: Session, model: type[M], name: str, own_id: int | None, resource: str
+) -> None:
     column = model.name  # type: ignore[attr-defined]
     query = select(model).where(column == name)
     for row in session.exec(query).all():

@@ -47,7 +47,9 @@ def to_stored(
             if old.get("type") != "webhook" or old.get("url") != dest.url or not old.get("secret_encrypted"):
                 raise InvalidInput(f"{field}.secret", "required for a new webhook (whsec_<base64>)")
             secret_encrypted = old["secret_encrypted"]
-        stored.append({"type": "webhook", "url": dest.url, "mode": dest.mode, "secret_encrypted": secret_encrypted})
+        stored.append(
+            {"type": "webhook", "url": dest.url, "mode": dest.mode, "secret_encrypted": secret_encrypted}
+        )
     return stored
 
 

@@ -32,12 +32,9 @@ def to_public(row: Run) -> RunPublic:
 
 
 def to_detail(session: Session, row: Run) -> RunDetail:
-    counts = {status: 0 for status in InvocationStatus}
-    query = (
-        select(Invocation.status, func.count())
-        .where(Invocation.run_id == row.id)
-        .group_by(Invocation.status)  # type: ignore[arg-type]
-    )
+    counts = dict.fromkeys(InvocationStatus, 0)
+    query = select(Invocation.status, func.count()).where(Invocation.run_id == row.id)
+    query = query.group_by(col(Invocation.status))
     for status, n in session.exec(query).all():
         counts[InvocationStatus(status)] = int(n)
     return RunDetail(**to_public(row).model_dump(), counts=counts)

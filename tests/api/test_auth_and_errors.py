@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from app.settings import Settings, override_settings
+from tests.support.services import free_port
+
 
 def test_healthz_needs_no_token(client: TestClient) -> None:
     response = client.get("/healthz", headers={"Authorization": ""})
@@ -27,7 +30,9 @@ def test_api_refuses_requests_without_a_valid_token(client: TestClient, header: 
 
 
 @pytest.mark.parametrize("header", ["Bearer test-token", "Token test-token", "bearer second-token"])
-def test_api_accepts_bearer_or_token_scheme_with_any_configured_token(client: TestClient, header: str) -> None:
+def test_api_accepts_bearer_or_token_scheme_with_any_configured_token(
+    client: TestClient, header: str
+) -> None:
     assert client.get("/api/v1/connections", headers={"Authorization": header}).status_code == 200
 
 
@@ -73,3 +78,23 @@ def test_wrong_method_is_a_405_in_the_error_shape(client: TestClient) -> None:
     response = client.put("/api/v1/connections")
     assert response.status_code == 405
     assert response.json()["code"] == "method not allowed"
+
+
+@pytest.mark.integration
+def test_readyz_is_503_when_the_broker_is_unreachable(client: TestClient, api_settings: Settings) -> None:
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    with override_settings(**{**api_settings.model_dump(), "broker_url": dead}):
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["status"] == "not ready"
+    assert response.json()["checks"]["database"] == "ok"
+    assert response.json()["checks"]["broker"].startswith("error")
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/schedules/0", "/api/v1/runs/99999999999999999999", "/api/v1/connections/x"]
+)
+def test_ids_out_of_range_are_refused_naming_the_parameter(client: TestClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 422
+    assert response.json()["message"].split(":")[0].endswith("_id")

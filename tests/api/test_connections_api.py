@@ -141,3 +141,15 @@ def test_invalid_patch_changes_nothing(client: TestClient, change: dict[str, Any
     assert response.status_code == 422
     after = client.get(f"/api/v1/connections/{body['id']}").json()
     assert after == body
+
+
+def test_a_name_race_lost_to_a_concurrent_request_is_a_409(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_connection(client, name="raced")
+    # The other request committed between our uniqueness check and our insert.
+    monkeypatch.setattr("app.services.connections.ensure_unique_name", lambda *args: None)
+    response = client.post("/api/v1/connections", json={"name": "raced", "url": "http://x", "token": "t"})
+    assert response.status_code == 409
+    assert response.json()["code"] == "conflict"
+    assert client.get("/api/v1/connections").json()["total"] == 1

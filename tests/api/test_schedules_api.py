@@ -24,7 +24,9 @@ def conn_id(client: TestClient) -> int:
 
 def stored(schedule_id: int, column: str) -> Any:
     with get_engine().connect() as conn:
-        return conn.execute(sa.text(f"SELECT {column} FROM schedule WHERE id = :id"), {"id": schedule_id}).scalar_one()
+        return conn.execute(
+            sa.text(f"SELECT {column} FROM schedule WHERE id = :id"), {"id": schedule_id}
+        ).scalar_one()
 
 
 def parse(value: str) -> datetime:
@@ -41,7 +43,9 @@ def test_create_computes_next_fire_at_strictly_after_now(client: TestClient, con
 
 
 def test_create_echoes_every_field_with_defaults(client: TestClient, conn_id: int) -> None:
-    body = make_schedule(client, conn_id, timezone="Europe/Berlin", params=[{"a": 1}], param_matrix={"b": [1, 2]})
+    body = make_schedule(
+        client, conn_id, timezone="Europe/Berlin", params=[{"a": 1}], param_matrix={"b": [1, 2]}
+    )
     assert body["timezone"] == "Europe/Berlin"
     assert body["params"] == [{"a": 1}]
     assert body["param_matrix"] == {"b": [1, 2]}
@@ -101,7 +105,10 @@ FUTURE = (datetime.now(UTC) + timedelta(days=30)).isoformat()
         ({"timeout_s": 0}, "timeout_s"),
         ({"destinations": [{"type": "ftp"}]}, "destinations[0]"),
         ({"destinations": [{"type": "s3", "bucket": "Bad_Bucket"}]}, "destinations[0].bucket"),
-        ({"destinations": [{"type": "s3", "bucket": "ok-bucket", "prefix": "../x"}]}, "destinations[0].prefix"),
+        (
+            {"destinations": [{"type": "s3", "bucket": "ok-bucket", "prefix": "../x"}]},
+            "destinations[0].prefix",
+        ),
         (
             {"destinations": [{"type": "s3", "bucket": "ok-bucket", "key_template": "{nope}.csv"}]},
             "destinations[0].key_template",
@@ -110,8 +117,14 @@ FUTURE = (datetime.now(UTC) + timedelta(days=30)).isoformat()
             {"destinations": [{"type": "s3", "bucket": "ok-bucket", "endpoint_url": "localhost:9000"}]},
             "destinations[0].endpoint_url",
         ),
-        ({"destinations": [{"type": "webhook", "url": "file:///etc/passwd", "secret": SECRET}]}, "destinations[0].url"),
-        ({"destinations": [{"type": "webhook", "url": "http://10.1.2.3/h", "secret": SECRET}]}, "destinations[0].url"),
+        (
+            {"destinations": [{"type": "webhook", "url": "file:///etc/passwd", "secret": SECRET}]},
+            "destinations[0].url",
+        ),
+        (
+            {"destinations": [{"type": "webhook", "url": "http://10.1.2.3/h", "secret": SECRET}]},
+            "destinations[0].url",
+        ),
         (
             {"destinations": [{"type": "webhook", "url": "http://169.254.169.254/", "secret": SECRET}]},
             "destinations[0].url",
@@ -122,7 +135,11 @@ FUTURE = (datetime.now(UTC) + timedelta(days=30)).isoformat()
             "destinations[0].secret",
         ),
         (
-            {"destinations": [{"type": "webhook", "url": "http://127.0.0.1:9/h", "secret": SECRET, "mode": "x"}]},
+            {
+                "destinations": [
+                    {"type": "webhook", "url": "http://127.0.0.1:9/h", "secret": SECRET, "mode": "x"}
+                ]
+            },
             "destinations[0].mode",
         ),
         ({"surprise": 1}, "surprise"),
@@ -141,7 +158,9 @@ def test_invalid_schedule_is_refused_naming_the_field_and_nothing_is_created(
 
 def test_too_many_param_sets_error_gives_the_count_and_the_limit(client: TestClient, conn_id: int) -> None:
     body = {"name": "s", "connection_id": conn_id, "script_id": "abc", "cron": "0 * * * *"}
-    response = client.post("/api/v1/schedules", json={**body, "param_matrix": {"a": list(range(11)), "b": list(range(10))}})
+    response = client.post(
+        "/api/v1/schedules", json={**body, "param_matrix": {"a": list(range(11)), "b": list(range(10))}}
+    )
     assert response.status_code == 422
     assert "110" in response.json()["message"]
     assert "100" in response.json()["message"]
@@ -158,7 +177,9 @@ def test_a_taken_name_is_a_409(client: TestClient, conn_id: int) -> None:
 def test_webhook_secret_is_encrypted_and_never_returned(client: TestClient, conn_id: int) -> None:
     dest = {"type": "webhook", "url": "http://127.0.0.1:9/hook", "secret": SECRET}
     body = make_schedule(client, conn_id, destinations=[dest])
-    assert body["destinations"] == [{"type": "webhook", "url": "http://127.0.0.1:9/hook", "mode": "event", "secret_set": True}]
+    assert body["destinations"] == [
+        {"type": "webhook", "url": "http://127.0.0.1:9/hook", "mode": "event", "secret_set": True}
+    ]
     assert SECRET not in client.get(f"/api/v1/schedules/{body['id']}").text
     raw = stored(body["id"], "destinations")
     assert SECRET not in str(raw)
@@ -181,7 +202,13 @@ def test_patch_keeps_a_webhook_secret_not_given_again(client: TestClient, conn_i
 
 
 def test_s3_destination_is_stored_and_shown(client: TestClient, conn_id: int) -> None:
-    dest = {"type": "s3", "bucket": "results", "prefix": "team/", "key_template": "{schedule}/{index}.csv", "gzip": True}
+    dest = {
+        "type": "s3",
+        "bucket": "results",
+        "prefix": "team/",
+        "key_template": "{schedule}/{index}.csv",
+        "gzip": True,
+    }
     body = make_schedule(client, conn_id, destinations=[dest])
     assert body["destinations"] == [{**dest, "region": None, "endpoint_url": None}]
 

@@ -41,15 +41,24 @@ def s3_settings(settings: Settings, moto_url: str) -> Iterator[Settings]:
         yield value
 
 
-@pytest.fixture
-def s3(s3_settings: Settings) -> Any:
+@pytest.fixture(scope="session")
+def s3(moto_url: str) -> Any:
+    """One S3 client on the moto server for the session (creating clients is slow)."""
+    from app.settings import load_settings
     from worker.results.s3client import make_s3_client
 
-    return make_s3_client()
+    return make_s3_client(
+        settings=load_settings(
+            s3_endpoint_url=moto_url,
+            s3_region="us-east-1",
+            s3_access_key_id="testing",
+            s3_secret_access_key="testing",
+        )
+    )
 
 
 @pytest.fixture
-def bucket(s3: Any) -> str:
+def bucket(s3: Any, s3_settings: Settings) -> str:
     name = f"test-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=name)
     return name

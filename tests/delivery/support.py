@@ -214,3 +214,50 @@ class Receiver:
 
     def events(self) -> list[dict[str, Any]]:
         return [json.loads(r.body) for r in self.received]
+
+
+def seed_pending(
+    influx_url: str,
+    token: str,
+    script_id: str,
+    destinations: list[dict[str, Any]],
+    *,
+    name: str = "bench",
+    timeout_s: float = 600.0,
+) -> tuple[int, int]:
+    """A schedule on a real InfluxDB-contract server and a RUNNING run with one QUEUED invocation,
+    ready for the invoke pipeline; returns (run_id, invocation_id)."""
+    create_tables()
+    with Session(get_engine(), expire_on_commit=False) as session:
+        connection = Connection(
+            name=f"c-{name}", url=influx_url, token_encrypted=encrypt_secret(token), timeout_s=timeout_s
+        )
+        session.add(connection)
+        session.flush()
+        schedule = Schedule(
+            name=name,
+            connection_id=connection.id,
+            script_id=script_id,
+            interval_s=60,
+            destinations=destinations,
+            timeout_s=timeout_s,
+            max_attempts=1,
+        )
+        session.add(schedule)
+        session.flush()
+        run = Run(
+            schedule_id=schedule.id,
+            scheduled_for=datetime.now(UTC).replace(microsecond=0),
+            status=RunStatus.RUNNING,
+            total=1,
+        )
+        session.add(run)
+        session.flush()
+        invocation = Invocation(
+            run_id=run.id, index=0, params={}, params_hash="0" * 16, status=InvocationStatus.QUEUED
+        )
+        session.add(invocation)
+        session.commit()
+        assert run.id is not None
+        assert invocation.id is not None
+        return run.id, invocation.id

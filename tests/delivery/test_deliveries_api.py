@@ -34,16 +34,18 @@ def api(tmp_path: Path, redis_url: str) -> Iterator[tuple[TestClient, Settings]]
     engine = make_engine(url)
     upgrade(engine=engine, url=url)
     engine.dispose()
-    with override_settings(
-        database_url=url,
-        data_dir=str(tmp_path),
-        broker_url=redis_url,
-        result_store_url=f"file://{tmp_path / 'results'}",
-        api_tokens=["test-token"],
-        webhook_allow_loopback=True,
-    ) as settings:
-        with TestClient(create_app(), headers=AUTH, raise_server_exceptions=False) as client:
-            yield client, settings
+    with (
+        override_settings(
+            database_url=url,
+            data_dir=str(tmp_path),
+            broker_url=redis_url,
+            result_store_url=f"file://{tmp_path / 'results'}",
+            api_tokens=["test-token"],
+            webhook_allow_loopback=True,
+        ) as settings,
+        TestClient(create_app(), headers=AUTH, raise_server_exceptions=False) as client,
+    ):
+        yield client, settings
     dispose_engines()
 
 
@@ -68,7 +70,9 @@ def deliveries_sent(redis_url: str) -> list[int]:
     return [json.loads(base64.b64decode(json.loads(m)["body"]))[0][0] for m in reversed(raw)]
 
 
-def test_lists_deliveries_per_run_and_per_invocation(api: tuple[TestClient, Settings], tmp_path: Path) -> None:
+def test_lists_deliveries_per_run_and_per_invocation(
+    api: tuple[TestClient, Settings], tmp_path: Path
+) -> None:
     client, settings = api
     store = get_result_store(settings.result_store_url)
     seeded = seed(store, tmp_path, [webhook("https://example.com/h")])

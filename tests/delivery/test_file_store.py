@@ -49,8 +49,8 @@ def test_put_stores_the_bytes_at_the_key(tmp_path: Path) -> None:
 
 def test_retry_overwrites_rather_than_duplicates(tmp_path: Path) -> None:
     store = FileResultStore(tmp_path / "results")
-    first = store.put("k.csv", spool(tmp_path, b"old"))
-    second = store.put("k.csv", spool(tmp_path, b"new"))
+    first = store.put("k.csv", spool(tmp_path, b"old", "spool-1.csv"))
+    second = store.put("k.csv", spool(tmp_path, b"new", "spool-2.csv"))
     assert first == second
     assert sorted(os.listdir(tmp_path / "results")) == ["k.csv"]
     with store.open(second) as f:
@@ -100,3 +100,13 @@ def test_missing_result_raises_not_found(tmp_path: Path) -> None:
     store = FileResultStore(tmp_path / "results")
     with pytest.raises(ResultNotFound), store.open(f"file://{tmp_path}/results/none.csv"):
         pass
+
+
+def test_spool_on_the_same_file_system_is_linked_not_copied(tmp_path: Path) -> None:
+    store = FileResultStore(tmp_path / "results")
+    source = spool(tmp_path, b"a,b\r\n")
+    location = store.put("k.csv", source)
+    assert store.path_of(location).stat().st_ino == source.stat().st_ino
+    source.unlink()  # the caller removes its spool; the stored result stays
+    with store.open(location) as f:
+        assert f.read() == b"a,b\r\n"

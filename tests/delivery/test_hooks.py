@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 
 from app.db import dispose_engines, get_engine
 from app.models import Delivery, DeliveryStatus, DestinationKind, Invocation, InvocationStatus
@@ -21,13 +21,21 @@ from worker.results import FileResultStore
 S3_DEST = {"type": "s3", "bucket": "b", "prefix": "p"}
 
 
+@pytest.fixture(scope="module")
+def pg_database() -> Iterator[str]:
+    with postgres_database() as url:
+        yield url
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database(request: pytest.FixtureRequest, settings: Settings) -> Iterator[str]:
     if request.param == "sqlite":
         yield settings.database_url
         return
-    with postgres_database() as url, override_settings(**{**settings.model_dump(), "database_url": url}):
+    url = request.getfixturevalue("pg_database")
+    with override_settings(**{**settings.model_dump(), "database_url": url}):
         yield url
+        SQLModel.metadata.drop_all(get_engine())
         dispose_engines()
 
 
@@ -104,3 +112,54 @@ def test_message_ids_are_unique_in_the_table(database: str, store: Any, tmp_path
         session.add(duplicate)
         with pytest.raises(IntegrityError):
             session.commit()
+
+
+def test_claim_wait_and_success_on_each_database(database: str, store: Any, tmp_path: Path) -> None:
+    from tests.delivery.support import Clock, Receiver, delivery
+    from worker.delivery.pipeline import DeliverDeps, DeliveryOutcome, deliver
+    from worker.delivery.webhook import make_webhook_client
+
+    down = Receiver()  # nobody listens: connection refused, retried
+    seeded = seed(store, tmp_path, [webhook(down.url)])
+    [manifest_id, webhook_id] = plan_run_deliveries(seeded.run_id)
+    clock = Clock()
+    deps = DeliverDeps(
+        webhook=make_webhook_client(allow_loopback=True, allow_private=False),
+        store=store,
+        s3_client=lambda endpoint, region: pytest.fail("no S3 here"),
+        now=clock,
+        rand=lambda: 0.0,
+    )
+    assert deliver(manifest_id, deps) is DeliveryOutcome.SUCCEEDED
+    assert deliver(manifest_id, deps) is DeliveryOutcome.SKIPPED
+    assert deliver(webhook_id, deps) is DeliveryOutcome.RETRY
+    row = delivery(webhook_id)
+    assert row.retry_until is not None
+    assert row.next_attempt_at is not None
+    assert row.retry_until > row.next_attempt_at > clock.now
+    assert deliver(webhook_id, deps) is DeliveryOutcome.SKIPPED
+    clock.advance_to(row.next_attempt_at)
+    assert deliver(webhook_id, deps) is DeliveryOutcome.RETRY
+    assert delivery(webhook_id).attempts == 2
+    assert delivery(webhook_id).retry_until == row.retry_until  # fixed by the first attempt of the series
+
+
+def test_a_run_that_ends_again_gets_new_run_level_deliveries(
+    database: str, store: Any, tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    from app.models import Run
+
+    seeded = seed(store, tmp_path, [webhook("https://example.com/h")])
+    assert len(plan_run_deliveries(seeded.run_id)) == 2
+    with Session(get_engine()) as session:  # its failed invocations retried, the run ends later again
+        run = session.get(Run, seeded.run_id)
+        assert run is not None
+        assert run.finished_at is not None
+        run.finished_at = run.finished_at + timedelta(minutes=5)
+        session.add(run)
+        session.commit()
+    assert len(plan_run_deliveries(seeded.run_id)) == 2
+    assert plan_run_deliveries(seeded.run_id) == []
+    assert len({d.message_id for d in deliveries()}) == 4

@@ -129,3 +129,11 @@ def test_the_image_runs_as_a_non_root_user() -> None:
         user = user.replace("${" + name + "}", default)
     assert user.isdigit() or user.isidentifier()
     assert user not in {"root", "0"}
+
+
+@pytest.mark.parametrize("key", sorted(k for k in DOCS if k[0] in {"Deployment", "Job"}))
+def test_read_only_pods_can_write_the_spool_and_the_metrics_directory(key: tuple[str, str]) -> None:
+    for container in pod_spec(DOCS[key])["containers"]:
+        if container["securityContext"].get("readOnlyRootFilesystem"):
+            mounts = {mount["mountPath"] for mount in container["volumeMounts"]}
+            assert {"/tmp", "/data"} <= mounts, key

@@ -187,3 +187,13 @@ def test_sigint_to_a_supervising_process_stops_every_child(tmp_path: Path) -> No
     assert parent.returncode == 0
     assert len(pids) == 2
     assert all(gone(pid) for pid in pids)
+
+
+def test_dependents_stop_before_what_they_depend_on(sup: Supervisor) -> None:
+    sup.start(ChildSpec("redis", [PY, "-c", SLEEPER], stop_tier=0))
+    sup.start(ChildSpec("api", [PY, "-c", SLEEPER], stop_tier=1))
+    sup.start(ChildSpec("worker", [PY, "-c", SLEEPER], stop_tier=1))
+    sup.stop_all()
+    order = [line.split("|")[0].strip() for line in sup.out.getvalue().splitlines() if "stopped in" in line]
+    assert order[-1] == "redis"
+    assert set(order[:2]) == {"api", "worker"}

@@ -109,7 +109,9 @@ def finished_demo_run(up: Up) -> dict[str, Any] | None:
         schedules = api.get("/api/v1/schedules", params={"name": DEMO_SCHEDULE_NAME}).json()
         (schedule,) = [s for s in schedules["items"] if s["name"] == DEMO_SCHEDULE_NAME]
         runs = api.get("/api/v1/runs", params={"schedule_id": schedule["id"]}).json()["items"]
-    done = [run for run in runs if run["status"] in {s.value for s in RunStatus.TERMINAL}]
+    # Fires while the first run is unfinished are recorded as skipped (the demo's overlap policy).
+    finished = {s.value for s in RunStatus.TERMINAL} - {RunStatus.SKIPPED.value}
+    done = [run for run in runs if run["status"] in finished]
     return done[0] if done else None
 
 

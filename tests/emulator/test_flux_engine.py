@@ -42,9 +42,16 @@ def test_range_output_columns_group_key_order_and_table_numbering(data) -> None:
 
 
 def test_tables_are_split_by_series_and_a_new_header_follows_a_type_change(data) -> None:  # type: ignore[no-untyped-def]
-    text = run_csv(data, 'from(bucket: "b") |> range(start: -1h) |> filter(fn: (r) => r._measurement == "air")')
+    text = run_csv(
+        data, 'from(bucket: "b") |> range(start: -1h) |> filter(fn: (r) => r._measurement == "air")'
+    )
     table_fields = [(r["table"], r["_field"], r["sensor_id"]) for r in records(text)]
-    assert sorted(set(table_fields)) == [("0", "hum", "S1"), ("1", "temp", "S1"), ("2", "hum", "S2"), ("3", "temp", "S2")]
+    assert sorted(set(table_fields)) == [
+        ("0", "hum", "S1"),
+        ("1", "temp", "S1"),
+        ("2", "hum", "S2"),
+        ("3", "temp", "S2"),
+    ]
     # hum is an int, temp a float: each change of column types starts a new header block
     assert text.count(",result,table,") == 4
     assert text.endswith("\r\n\r\n")
@@ -58,13 +65,18 @@ def test_start_and_stop_columns_are_the_range_bounds(data) -> None:  # type: ign
 
 def test_range_stop_is_exclusive_and_int_bounds_are_unix_seconds(data) -> None:  # type: ignore[no-untyped-def]
     start_s = ts(1) // 10**9
-    text = run_csv(data, f'from(bucket: "b") |> range(start: {start_s}, stop: {start_s + 60}) |> filter(fn: (r) => r._field == "temp")')
+    text = run_csv(
+        data,
+        f'from(bucket: "b") |> range(start: {start_s}, stop: {start_s + 60})'
+        ' |> filter(fn: (r) => r._field == "temp")',
+    )
     assert sorted(r["_value"] for r in records(text)) == ["10", "20.5"]
 
 
 def test_filter_with_regex_not_exists_and_or(data) -> None:  # type: ignore[no-untyped-def]
     script = (
-        'from(bucket: "b") |> range(start: -1h) |> filter(fn: (r) => (r.sensor_id =~ /^S[1]$/ and r._field == "temp")'
+        'from(bucket: "b") |> range(start: -1h)'
+        ' |> filter(fn: (r) => (r.sensor_id =~ /^S[1]$/ and r._field == "temp")'
         ' or (not exists r.sensor_id and r.host == "h"))'
     )
     got = sorted((r["_measurement"], r["_value"]) for r in records(run_csv(data, script)))
@@ -72,7 +84,9 @@ def test_filter_with_regex_not_exists_and_or(data) -> None:  # type: ignore[no-u
 
 
 def test_filter_bracket_member_and_numeric_comparison(data) -> None:  # type: ignore[no-untyped-def]
-    script = 'from(bucket: "b") |> range(start: -1h) |> filter(fn: (r) => r["_field"] == "hum" and r._value >= 40)'
+    script = (
+        'from(bucket: "b") |> range(start: -1h) |> filter(fn: (r) => r["_field"] == "hum" and r._value >= 40)'
+    )
     assert sorted(r["_value"] for r in records(run_csv(data, script))) == ["40", "41"]
 
 
@@ -85,7 +99,10 @@ def test_vectorised_and_per_row_filters_agree(data) -> None:  # type: ignore[no-
 
 
 def test_limit_offset_first_last(data) -> None:  # type: ignore[no-untyped-def]
-    base = 'from(bucket: "b") |> range(start: -1h) |> filter(fn: (r) => r._field == "temp" and r.sensor_id == "S2")'
+    base = (
+        'from(bucket: "b") |> range(start: -1h)'
+        ' |> filter(fn: (r) => r._field == "temp" and r.sensor_id == "S2")'
+    )
     assert [r["_value"] for r in records(run_csv(data, base + " |> limit(n: 1)"))] == ["20.5"]
     assert [r["_value"] for r in records(run_csv(data, base + " |> limit(n: 1, offset: 1)"))] == ["21.5"]
     assert [r["_value"] for r in records(run_csv(data, base + " |> first()"))] == ["20.5"]
@@ -114,16 +131,17 @@ def test_duplicate_unnamed_results_are_an_error(data) -> None:  # type: ignore[n
 def test_params_strings_converted_with_duration_and_time(data) -> None:  # type: ignore[no-untyped-def]
     script = (
         "from(bucket: params.bucket) |> range(start: duration(v: params.start), stop: time(v: params.stop))"
-        ' |> filter(fn: (r) => r._field == params.field)'
+        " |> filter(fn: (r) => r._field == params.field)"
     )
     params = {"bucket": "b", "start": "-1h", "stop": "2023-11-14T21:15:00Z", "field": "temp"}
     assert sorted(r["_value"] for r in records(run_csv(data, script, params))) == ["10", "20.5"]
 
 
 def test_missing_param_is_invalid_parameters_provided(data) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(MissingParamsError, match="^invalid parameters provided$") as info:
+    with pytest.raises(MissingParamsError, match=r"^invalid parameters provided$") as info:
         run_csv(data, "from(bucket: params.bucket) |> range(start: -1h)")
-    assert info.value.code == "invalid" and info.value.status == 400
+    assert info.value.code == "invalid"
+    assert info.value.status == 400
 
 
 def test_unknown_bucket_is_not_found(data) -> None:  # type: ignore[no-untyped-def]
@@ -167,14 +185,17 @@ def test_error_after_rows_ends_with_the_error_table(data) -> None:  # type: igno
 
 
 def test_empty_result_is_an_empty_body(data) -> None:  # type: ignore[no-untyped-def]
-    assert invoke_csv(data, 'from(bucket: "b") |> range(start: -1h) |> filter(fn: (r) => r._field == "x")') == ""
+    assert (
+        invoke_csv(data, 'from(bucket: "b") |> range(start: -1h) |> filter(fn: (r) => r._field == "x")') == ""
+    )
 
 
 def test_expressions_arithmetic_conditionals_and_interpolation(data) -> None:  # type: ignore[no-untyped-def]
     script = """
 x = 7 / 2 + 10 % 4 * 2
 label = if x > 5 then "big ${x}" else "small"
-from(bucket: "b") |> range(start: -1h) |> filter(fn: (r) => r._field == "hum" and r._value == 30 + x - 7 and label == "big 7")
+from(bucket: "b") |> range(start: -1h)
+  |> filter(fn: (r) => r._field == "hum" and r._value == 30 + x - 7 and label == "big 7")
 """
     assert [r["_value"] for r in records(run_csv(data, script))] == ["30"]
 
@@ -186,5 +207,31 @@ def test_param_types_are_inferred_from_use() -> None:
         " |> limit(n: params.n)"
     )
     assert infer_params(script) == {
-        "bucket": "string", "start": "any", "x": "any", "limit": "float", "s": "string", "n": "int",
+        "bucket": "string",
+        "start": "any",
+        "x": "any",
+        "limit": "float",
+        "s": "string",
+        "n": "int",
     }
+
+
+def test_option_now_sets_the_reference_time_of_relative_ranges(data) -> None:  # type: ignore[no-untyped-def]
+    script = (
+        "option now = () => 2023-11-14T21:15:00Z\n"
+        'from(bucket: "b") |> range(start: -10m) |> filter(fn: (r) => r._field == "temp")'
+    )
+    got = records(run_csv(data, script))
+    assert sorted(r["_value"] for r in got) == ["10", "20.5"]
+    assert {r["_stop"] for r in got} == {"2023-11-14T21:15:00Z"}
+
+
+def test_a_stream_variable_can_be_read_twice(data) -> None:  # type: ignore[no-untyped-def]
+    script = """
+temps = from(bucket: "b") |> range(start: -1h) |> filter(fn: (r) => r._field == "temp")
+temps |> limit(n: 1) |> yield(name: "a")
+temps |> yield(name: "b")
+"""
+    got = records(run_csv(data, script))
+    assert len([r for r in got if r["result"] == "a"]) == 2
+    assert len([r for r in got if r["result"] == "b"]) == 4

@@ -35,7 +35,7 @@ def test_tags_are_sorted_by_key() -> None:
     ],
 )
 def test_field_types(text: str, expected: tuple[str, object]) -> None:
-    (_, ftype, value), = parse_line(f"m {text}").fields
+    ((_, ftype, value),) = parse_line(f"m {text}").fields
     assert (ftype, value) == expected
 
 

@@ -116,7 +116,9 @@ def test_a_429_carries_retry_after(emu: EmulatorServer, client: ScriptsClient) -
     assert caught.value.retry_after == 7.0
 
 
-def test_the_cli_creates_invokes_and_deletes(emu: EmulatorServer, client: ScriptsClient, tmp_path: Path) -> None:
+def test_the_cli_creates_invokes_and_deletes(
+    emu: EmulatorServer, client: ScriptsClient, tmp_path: Path
+) -> None:
     app = typer.Typer()
 
     @app.callback()

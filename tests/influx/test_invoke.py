@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from itertools import pairwise
 
 import httpx
@@ -89,10 +90,12 @@ def test_a_quoted_error_message_is_unquoted() -> None:
 
 
 def test_an_error_table_alone_raises() -> None:
-    received, exc = _collect(b",error,reference\r\n,boom,\r\n")
-    assert isinstance(exc, ScriptRuntimeError)
-    assert exc.message == "boom"
-    assert received == b""
+    body = b",error,reference\r\n,boom,\r\n"
+    for chunks in ([body], [body[i : i + 1] for i in range(len(body))]):
+        received, exc = _collect(*chunks)
+        assert isinstance(exc, ScriptRuntimeError)
+        assert exc.message == "boom"
+        assert received == b""
 
 
 def test_a_connection_cut_mid_body_is_a_retryable_truncated_error() -> None:
@@ -155,7 +158,7 @@ def test_a_long_ordinary_line_streams_without_waiting_for_its_end() -> None:
 
 
 def test_the_error_header_inside_a_value_is_data() -> None:
-    row = b",_result,0,2021-09-28T16:13:05Z,\"x\r\n,error,reference\r\ny\"\r\n"
+    row = b',_result,0,2021-09-28T16:13:05Z,"x\r\n,error,reference\r\ny"\r\n'
     received, exc = _collect(CSV_HEADER + row + b"\r\n")
     assert exc is None
     assert received == CSV_HEADER + row + b"\r\n"
@@ -199,3 +202,40 @@ def test_one_byte_chunks_give_the_same_result_as_one_chunk() -> None:
     assert isinstance(exc, ScriptRuntimeError)
     assert exc.message == "late failure"
     assert received == CSV_BODY + second
+
+
+def _reference(body: bytes) -> tuple[bytes, str]:
+    """The expected outcome from the whole body at once: (bytes handed over, "ok"|"tail"|"truncated")."""
+    *complete, last = body.split(b"\n")
+    lines = [line + b"\n" for line in complete] + ([last] if last else [])
+    for k, line in enumerate(lines):
+        if line.rstrip(b"\r\n") == b",error,reference" and line.endswith(b"\n"):
+            if k == 0:
+                return b"", "tail"
+            if lines[k - 1] in (b"\r\n", b"\n") and (k == 1 or lines[k - 2].endswith(b"\n")):
+                return b"".join(lines[: k - 1]), "tail"
+    clean = not body or body in (b"\r\n", b"\n") or body.endswith((b"\n\r\n", b"\n\n"))
+    return body, "ok" if clean else "truncated"
+
+
+def test_random_bodies_and_chunkings_match_the_whole_body_reference() -> None:
+    pieces = [CSV_HEADER, *CSV_ROWS, b"\r\n", b"\n", b",error,reference\r\n", b",error,reference\n",
+              b",boom,\r\n", b"x,error,reference\r\n", b",error,reference,x\r\n", b"\r"]  # fmt: skip
+    rng = random.Random(20261126)
+    for _ in range(3000):
+        body = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+        cuts = sorted(rng.sample(range(1, len(body)), min(len(body) - 1, rng.randint(0, 4)))) if body else []
+        chunks = [body[a:b] for a, b in pairwise([0, *cuts, len(body)])]
+        scanner = CsvTailScanner()
+        out = b"".join(scanner.feed(chunk) for chunk in chunks)
+        try:
+            out += scanner.finish()
+            outcome = "ok"
+        except ScriptRuntimeError:
+            outcome = "tail"
+        except TruncatedBodyError:
+            outcome = "truncated"
+        expected, expected_outcome = _reference(body)
+        assert outcome == expected_outcome, body
+        if outcome != "truncated":
+            assert out == expected, body

@@ -128,3 +128,16 @@ def test_secrets_in_arguments_and_tracebacks_never_reach_the_output(capture) -> 
     assert "argsecret123" not in output
     assert "tracepass" not in output
     assert output.count("***") >= 2
+
+
+def test_uvicorn_loggers_are_routed_through_the_scriptcron_handler(capture) -> None:
+    access = logging.getLogger("uvicorn.access")
+    own = logging.StreamHandler(io.StringIO())
+    access.addHandler(own)
+    access.propagate = False
+    stream = configure(capture, log_json=True)
+    access.info('127.0.0.1 - "GET /api/v1/runs?token=%s HTTP/1.1" 200', "leaky123")
+    record = json.loads(stream.getvalue())
+    assert record["logger"] == "uvicorn.access"
+    assert "leaky123" not in record["message"]
+    assert own not in access.handlers

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from app import metrics
-from tests.support.services import free_port
+from tests.support.services import ServerProcess, free_port, scriptcron_cmd
 from worker.metrics import start_metrics_server, stop_metrics_server
 
 
@@ -52,3 +53,26 @@ def test_a_taken_port_is_logged_and_does_not_stop_the_worker(caplog: pytest.LogC
         port = sock.getsockname()[1]
         assert start_metrics_server(port, addr="127.0.0.1") is None
     assert "metrics endpoint not started" in caplog.text
+
+
+@pytest.mark.integration
+def test_a_real_prefork_worker_serves_metrics_from_the_shared_directory(
+    redis_url: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    prom = tmp_path / "prom"
+    env = {
+        "SCRIPTCRON_BROKER_URL": redis_url,
+        "SCRIPTCRON_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "SCRIPTCRON_METRICS_PORT": str(port),
+        metrics.MULTIPROC_ENV: str(prom),
+    }
+    worker = ServerProcess(scriptcron_cmd("worker", "--concurrency", "2"), port, env=env)
+    try:
+        worker.start(timeout_s=120)
+        response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+    finally:
+        worker.stop()
+    assert response.status_code == 200
+    assert "scriptcron_invoke_seconds_count" in response.text
+    assert any(prom.iterdir())  # the processes write their samples there

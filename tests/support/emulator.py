@@ -9,6 +9,8 @@ with EmulatorServer(tokens={"tok": "org1"}, sample_data=False) as emu:
 
 from __future__ import annotations
 
+import ssl
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -18,9 +20,13 @@ import httpx
 
 from tests.support.services import ServerProcess, free_port, scriptcron_cmd
 
+# Building an SSL context costs ~100 ms; every client of the emulator (plain HTTP) shares this one.
+_SSL_CONTEXT = ssl.create_default_context()
+
 
 class EmulatorServer:
-    """``scriptcron emulator`` as a child process. The first token is :attr:`token`."""
+    """The emulator as a child process (``python -m app.emulator``, the same command as
+    ``scriptcron emulator``; ``via_cli=True`` runs the real CLI). The first token is :attr:`token`."""
 
     def __init__(
         self,
@@ -31,6 +37,7 @@ class EmulatorServer:
         extra_args: Sequence[str] = (),
         log_path: Path | None = None,
         port: int | None = None,
+        via_cli: bool = False,
     ) -> None:
         self.tokens = dict(tokens or {"emulator-token": "emulator"})
         self.sample_data = sample_data
@@ -38,7 +45,9 @@ class EmulatorServer:
         self.extra_args = list(extra_args)
         self.log_path = log_path
         self.port = port or free_port()
+        self.via_cli = via_cli  # run through `scriptcron emulator` (slower: loads every CLI area)
         self._process: ServerProcess | None = None
+        self._clients: dict[str, httpx.Client] = {}
 
     @property
     def url(self) -> str:
@@ -58,13 +67,18 @@ class EmulatorServer:
             args += ["--token", f"{token}:{org}"]
         if self.sample_data:
             args.append("--sample-data")
-        return scriptcron_cmd(*args, *self.extra_args)
+        if self.via_cli:
+            return scriptcron_cmd(*args, *self.extra_args)
+        return [sys.executable, "-m", "app.emulator", *args[1:], *self.extra_args]
 
     def start(self) -> EmulatorServer:
         self._process = ServerProcess(self.args(), self.port, log_path=self.log_path).start(timeout_s=60)
         return self
 
     def stop(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
         if self._process is not None:
             self._process.stop()
             self._process = None
@@ -86,7 +100,16 @@ class EmulatorServer:
 
     def http(self, token: str | None = None, timeout: float = 30.0) -> httpx.Client:
         """An httpx client on the emulator, authorized with ``token`` (default: the first)."""
-        return httpx.Client(base_url=self.url, headers=self.headers(token), timeout=timeout)
+        return httpx.Client(
+            base_url=self.url, headers=self.headers(token), timeout=timeout, verify=_SSL_CONTEXT
+        )
+
+    def _client(self, token: str | None = None) -> httpx.Client:
+        """A kept-alive client per token for the helpers below (closed by :meth:`stop`)."""
+        key = token or self.token
+        if key not in self._clients:
+            self._clients[key] = self.http(key)
+        return self._clients[key]
 
     def create_script(
         self,
@@ -97,11 +120,10 @@ class EmulatorServer:
         language: str = "flux",
         token: str | None = None,
     ) -> str:
-        with self.http(token) as client:
-            response = client.post(
-                "/api/v2/scripts",
-                json={"name": name, "description": description, "script": script, "language": language},
-            )
+        response = self._client(token).post(
+            "/api/v2/scripts",
+            json={"name": name, "description": description, "script": script, "language": language},
+        )
         response.raise_for_status()
         script_id: str = response.json()["id"]
         return script_id
@@ -109,29 +131,27 @@ class EmulatorServer:
     def invoke(
         self, script_id: str, params: Mapping[str, Any] | None = None, **kwargs: Any
     ) -> httpx.Response:
-        with self.http(kwargs.pop("token", None)) as client:
-            return client.post(
-                f"/api/v2/scripts/{script_id}/invoke", json={"params": dict(params or {})}, **kwargs
-            )
+        client = self._client(kwargs.pop("token", None))
+        return client.post(
+            f"/api/v2/scripts/{script_id}/invoke", json={"params": dict(params or {})}, **kwargs
+        )
 
     def set_faults(self, faults: Mapping[str, Any]) -> dict[str, Any]:
         """Replace the server-wide faults (``{}`` clears them). Returns the faults now in force."""
-        response = httpx.post(f"{self.url}/emulator/faults", json=dict(faults), timeout=10)
+        response = self._client().post("/emulator/faults", json=dict(faults))
         response.raise_for_status()
         result: dict[str, Any] = response.json()
         return result
 
     def create_bucket(self, name: str, token: str | None = None) -> None:
-        with self.http(token) as client:
-            response = client.post("/api/v2/buckets", json={"name": name})
+        response = self._client(token).post("/api/v2/buckets", json={"name": name})
         if response.status_code != 422:
             response.raise_for_status()
 
     def write(self, bucket: str, lines: str, *, precision: str = "ns", token: str | None = None) -> None:
         """Write line protocol to ``bucket`` (created first when missing)."""
         self.create_bucket(bucket, token)
-        with self.http(token) as client:
-            response = client.post(
-                "/api/v2/write", params={"bucket": bucket, "precision": precision}, content=lines
-            )
+        response = self._client(token).post(
+            "/api/v2/write", params={"bucket": bucket, "precision": precision}, content=lines
+        )
         response.raise_for_status()

@@ -10,9 +10,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, select
 
 from app.db import make_engine
+from app.migrations import upgrade
 from app.models import Connection, Delivery, DestinationKind, Invocation, Run, RunStatus, Schedule
 from app.triggers import next_fire_after
 from tests.support.services import postgres_database
@@ -44,18 +45,22 @@ class FakeEnqueuer:
         return [row_id for name, _queue, row_id in self.sent if name == task_name]
 
 
-def sqlite_engine(path: str) -> Engine:
-    engine = make_engine(f"sqlite:///{path}")
-    SQLModel.metadata.create_all(engine)
+def migrated_engine(url: str) -> Engine:
+    """An engine on ``url`` with the tables created by the migrations (as in production)."""
+    engine = make_engine(url)
+    upgrade(engine=engine, url=url)
     return engine
+
+
+def sqlite_engine(path: str) -> Engine:
+    return migrated_engine(f"sqlite:///{path}")
 
 
 @contextmanager
 def postgres_engine() -> Iterator[Engine]:
     """An engine on a throwaway PostgreSQL database with the tables (skips locally when unreachable)."""
     with postgres_database() as url:
-        engine = make_engine(url)
-        SQLModel.metadata.create_all(engine)
+        engine = migrated_engine(url)
         try:
             yield engine
         finally:

@@ -16,15 +16,18 @@ from pathlib import Path
 
 import pytest
 import redis
+from cryptography.fernet import Fernet
 from sqlalchemy.engine import Engine
 
 from app import constants
 from app.db import utcnow
+from app.settings import override_settings
 from tests.support.services import scriptcron_cmd
-from tests.worker.beat_support import add_schedule, postgres_engine, runs, truncate, update_schedule
+from tests.worker.beat_support import add_schedule, postgres_engine, runs, truncate
 
 pytestmark = pytest.mark.integration
 WAIT_S = 60.0
+KEY = Fernet.generate_key().decode()
 
 
 @pytest.fixture(scope="module")
@@ -111,16 +114,36 @@ def test_a_schedule_every_second_fires_each_second_once_and_sends_each_run_once(
     assert sorted(queued_run_ids(redis_url)) == sorted(r.id for r in runs(engine))
 
 
-def test_database_edits_take_effect_without_a_restart(engine: Engine, redis_url: str, tmp_path: Path) -> None:
-    paused = add_schedule(engine, name="paused", now=utcnow(), interval_s=1)
-    with beats(engine, redis_url, tmp_path) as procs:
-        wait_until(lambda: len(runs(engine, paused.id)) >= 2, procs, tmp_path)
-        update_schedule(engine, paused.id, enabled=False)
-        fired_before_pause = len(runs(engine, paused.id))
-        added = add_schedule(engine, name="added", now=utcnow(), interval_s=1)
-        wait_until(lambda: len(runs(engine, added.id)) >= 3, procs, tmp_path)
-    assert len(runs(engine, paused.id)) <= fired_before_pause + 1  # at most a tick already in flight
-    assert_each_second_once([r.scheduled_for for r in runs(engine, added.id)])
+def test_api_changes_take_effect_without_a_restart(engine: Engine, redis_url: str, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from app.api.main import create_app
+
+    url = engine.url.render_as_string(hide_password=False)
+    with (
+        override_settings(database_url=url, broker_url=redis_url, api_tokens=["t"], encryption_key=KEY),
+        TestClient(create_app(), headers={"Authorization": "Bearer t"}) as api,
+        beats(engine, redis_url, tmp_path) as procs,
+    ):
+        connection = api.post(
+            "/api/v1/connections", json={"name": "c", "url": "http://127.0.0.1:9", "token": "tok"}
+        )
+        assert connection.status_code == 201, connection.text
+        body = {"connection_id": connection.json()["id"], "script_id": "abc", "interval_s": 1}
+        first = api.post("/api/v1/schedules", json={**body, "name": "first"}).json()["id"]
+        wait_until(lambda: len(runs(engine, first)) >= 2, procs, tmp_path)  # created: fires at once
+
+        assert api.post(f"/api/v1/schedules/{first}/pause").status_code == 200
+        fired_before_pause = len(runs(engine, first))
+        second = api.post("/api/v1/schedules", json={**body, "name": "second"}).json()["id"]
+        wait_until(lambda: len(runs(engine, second)) >= 2, procs, tmp_path)
+
+        assert api.patch(f"/api/v1/schedules/{second}", json={"interval_s": 2}).status_code == 200
+        edited_at = len(runs(engine, second))
+        wait_until(lambda: len(runs(engine, second)) >= edited_at + 3, procs, tmp_path)
+    assert len(runs(engine, first)) <= fired_before_pause + 1  # at most a tick already in flight
+    times = [r.scheduled_for for r in runs(engine, second)]
+    assert [b - a for a, b in zip(times[-3:], times[-2:], strict=False)] == [timedelta(seconds=2)] * 2
 
 
 def test_two_beats_at_once_never_duplicate_a_fire(engine: Engine, redis_url: str, tmp_path: Path) -> None:

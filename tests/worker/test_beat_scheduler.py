@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from sqlmodel import SQLModel
 
 from app import constants
 from app.db import get_engine
+from app.migrations import upgrade
 from app.models import InvocationStatus, RunStatus
 from app.settings import Settings, override_settings
 from tests.worker.beat_support import T0, FakeEnqueuer, add_invocation, add_run, add_schedule, runs
@@ -31,7 +31,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def scheduler(settings: Settings, clock: Clock) -> tuple[DatabaseScheduler, FakeEnqueuer]:
-    SQLModel.metadata.create_all(get_engine())
+    upgrade(engine=get_engine(), url=settings.database_url)
     value = DatabaseScheduler(celery_app, clock=clock, lazy=True)
     enqueuer = FakeEnqueuer()
     value._enqueuer = enqueuer

@@ -278,3 +278,15 @@ def test_an_hourly_cron_fires_every_real_hour_on_both_change_days(
     times = scheduled_times(engine, autumn.id)
     assert len(times) == 25
     assert all(b - a == timedelta(hours=1) for a, b in itertools.pairwise(times))
+
+
+def test_a_schedule_whose_trigger_cannot_be_evaluated_does_not_stop_the_others(
+    engine: Engine, enqueuer: FakeEnqueuer
+) -> None:
+    broken = add_schedule(engine, name="broken", interval_s=60)
+    update_schedule(engine, broken.id, interval_s=None, cron="not a cron")  # bypassing the API's checks
+    healthy = add_schedule(engine, name="healthy", interval_s=60)
+    fire_due_schedules(engine, enqueuer, T0 + MINUTE)
+    assert scheduled_times(engine, healthy.id) == [T0 + MINUTE]
+    assert runs(engine, broken.id) == []
+    assert get_schedule(engine, broken.id).next_fire_at is None

@@ -10,7 +10,8 @@ for run-level rows whose ``invocation_id`` is NULL (which the composite unique c
 - Invocation level: one row per destination of the schedule (``s3``: the CSV copied to the bucket;
   ``webhook``: an ``invocation.succeeded`` event or the CSV itself).
 - Run level: a MANIFEST row (``destination_index`` -1: the manifest JSON into the result store), then
-  one row per destination (``webhook``: a ``run.completed`` event; ``s3``: the manifest copied).
+  one row per destination (``webhook``: a ``run.completed`` event; ``s3``: the manifest copied); once
+  per end of the run (a run reopened by retrying its failed invocations plans again when it ends).
 """
 
 from __future__ import annotations
@@ -42,10 +43,13 @@ DESTINATION_KINDS = {DestinationKind.S3.value, DestinationKind.WEBHOOK.value}
 
 def message_id_for(run: Run, invocation_id: int | None, destination_index: int) -> str:
     """The stable webhook-id of one delivery: deterministic here, distinct across databases (the run's
-    creation time is part of it)."""
+    creation time is part of it). A run-level id also holds the run's end time: a run that ends again
+    (its failed invocations retried) gets a new manifest and a new ``run.completed`` event."""
     seed = (
         f"{run.schedule_id}:{run.id}:{run.created_at.isoformat()}:{invocation_id or '-'}:{destination_index}"
     )
+    if invocation_id is None and run.finished_at is not None:
+        seed += f":{run.finished_at.isoformat()}"
     return "msg_" + hashlib.sha256(seed.encode()).hexdigest()[:32]
 
 

@@ -32,7 +32,14 @@ from worker.delivery import manifest, payloads, policy, state, webhook
 from worker.delivery.errors import DeliveryError, PermanentDeliveryError, RetryableDeliveryError
 from worker.delivery.hooks import MANIFEST_DESTINATION_INDEX
 from worker.delivery.s3 import check_endpoint, copy_to_s3, store_error
-from worker.results import ResultStore, ResultStoreError, get_result_store, manifest_key, result_key
+from worker.results import (
+    ResultStore,
+    ResultStoreError,
+    get_result_store,
+    is_gzip_location,
+    manifest_key,
+    result_key,
+)
 from worker.results.base import JSON_CONTENT_TYPE
 from worker.results.s3client import make_s3_client
 
@@ -245,9 +252,10 @@ def _result(ctx: _Context) -> tuple[Invocation, str]:
     return invocation, invocation.result_location
 
 
-def _link(deps: DeliverDeps, location: str, fallback: str) -> str:
+def _link(deps: DeliverDeps, location: str) -> str | None:
+    """A presigned URL of a stored object (S3 store), or None (file store: the API serves it)."""
     try:
-        return deps.store.link(location, expires_s=constants.S3_PRESIGNED_URL_EXPIRES_S) or fallback
+        return deps.store.link(location, expires_s=constants.S3_PRESIGNED_URL_EXPIRES_S)
     except ResultStoreError as exc:
         raise store_error(exc) from None
 
@@ -271,7 +279,7 @@ def _webhook(ctx: _Context, deps: DeliverDeps, settings: Settings, destination: 
         body = payloads.run_event(
             ctx.schedule,
             ctx.run,
-            manifest_url=_link(deps, location, f"{api}/api/v1/runs/{ctx.run.id}/manifest"),
+            manifest_url=_link(deps, location) or f"{api}/api/v1/runs/{ctx.run.id}/manifest",
         )
         return webhook.send_event(
             deps.webhook, url, secret=secret, message_id=message_id, body=body, now=deps.now()
@@ -295,13 +303,13 @@ def _webhook(ctx: _Context, deps: DeliverDeps, settings: Settings, destination: 
             )
         except ResultStoreError as exc:
             raise store_error(exc) from None
-    result_url = _link(deps, location, f"{api}/api/v1/invocations/{invocation.id}/result")
+    link = _link(deps, location)
     body = payloads.invocation_event(
         ctx.schedule,
         ctx.run,
         invocation,
-        result_url=result_url,
-        content_encoding="gzip" if location.endswith(".gz") and result_url != location else None,
+        result_url=link or f"{api}/api/v1/invocations/{invocation.id}/result",  # the API decompresses
+        content_encoding="gzip" if link and is_gzip_location(location) else None,
     )
     return webhook.send_event(
         deps.webhook, url, secret=secret, message_id=message_id, body=body, now=deps.now()

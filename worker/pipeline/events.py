@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from app import constants, metrics
 from app.models import RunStatus
@@ -17,12 +18,25 @@ logger = logging.getLogger(__name__)
 Sender = Callable[[str, str, Sequence[int]], None]
 
 
-def default_sender() -> Sender:
-    """Publish with the worker's Celery app over one producer per batch."""
-    from worker.celery_app import celery_app
-    from worker.enqueuer import CeleryEnqueuer
+_enqueuer: Any = None
 
-    return CeleryEnqueuer(celery_app).send
+
+def default_sender() -> Sender:
+    """Publish with the worker's Celery app over this process's one long-lived producer."""
+    global _enqueuer
+    if _enqueuer is None:
+        from worker.celery_app import celery_app
+        from worker.enqueuer import CeleryEnqueuer
+
+        _enqueuer = CeleryEnqueuer(celery_app)
+    send: Sender = _enqueuer.send
+    return send
+
+
+def reset() -> None:
+    """Forget the producer (after a fork: the parent's broker connection must not be reused)."""
+    global _enqueuer
+    _enqueuer = None
 
 
 def _send_deliveries(ids: Sequence[int], send: Sender) -> None:

@@ -29,7 +29,8 @@ from worker.pipeline import events
 
 logger = logging.getLogger(__name__)
 
-_inv = Invocation.__table__.c  # type: ignore[attr-defined]
+_TABLE = Invocation.__table__  # type: ignore[attr-defined]
+_inv = _TABLE.c
 _run = Run.__table__.c  # type: ignore[attr-defined]
 
 Sender = Callable[[str, str, Sequence[int]], None]
@@ -108,34 +109,36 @@ def _end_empty(
 
 
 def insert_invocations(session: Session, run_id: int, sets: list[dict[str, Any]]) -> int:
-    """Insert one row per parameter set, ``INSERT_CHUNK_ROWS`` rows per statement; existing rows are kept."""
-    dialect = session.get_bind().dialect.name
-    total = 0
-    for start in range(0, len(sets), constants.INSERT_CHUNK_ROWS):
-        rows = [
-            {
-                "run_id": run_id,
-                "index": start + offset,
-                "params": params,
-                "params_hash": params_hash(params),
-                "status": InvocationStatus.PENDING,
-                "attempts": 0,
-            }
-            for offset, params in enumerate(sets[start : start + constants.INSERT_CHUNK_ROWS])
-        ]
-        stmt: Any
-        if dialect == "postgresql":
-            stmt = (
-                postgresql.insert(Invocation)
-                .values(rows)
-                .on_conflict_do_nothing(index_elements=["run_id", "index"])
-            )
-        elif dialect == "sqlite":
-            stmt = sqlite.insert(Invocation).values(rows).on_conflict_do_nothing()
-        else:  # pragma: no cover - only the two supported databases
-            stmt = insert(Invocation).values(rows)
-        total += session.execute(stmt).rowcount  # type: ignore[attr-defined]
-    return total
+    """Insert one row per parameter set; rows that exist already are kept. Returns the rows inserted.
+
+    One statement executed with many parameter sets: SQLAlchemy's "insertmanyvalues" sends it as
+    multi-row ``INSERT ... VALUES (...), (...) ... ON CONFLICT DO NOTHING RETURNING id`` batches of
+    ``INSERT_CHUNK_ROWS`` rows, compiled once.
+    """
+    conn = session.connection()
+    dialect = conn.dialect.name
+    stmt: Any
+    if dialect == "postgresql":
+        stmt = postgresql.insert(_TABLE).on_conflict_do_nothing(index_elements=["run_id", "index"])
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(_TABLE).on_conflict_do_nothing()
+    else:  # pragma: no cover - only the two supported databases
+        stmt = insert(_TABLE)
+    rows = [
+        {
+            "run_id": run_id,
+            "index": index,
+            "params": params,
+            "params_hash": params_hash(params),
+            "status": InvocationStatus.PENDING,
+            "attempts": 0,
+        }
+        for index, params in enumerate(sets)
+    ]
+    result = conn.execution_options(insertmanyvalues_page_size=constants.INSERT_CHUNK_ROWS).execute(
+        stmt.returning(_inv.id), rows
+    )
+    return len(result.all())
 
 
 def send_pending(run_id: int, send: Sender, *, now: Callable[[], datetime] = utcnow) -> int:

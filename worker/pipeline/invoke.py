@@ -26,10 +26,11 @@ from enum import StrEnum
 import httpx
 import redis
 from sqlalchemy import select
+from sqlmodel import Session
 
 from app import constants, metrics
 from app.crypto import decrypt_secret
-from app.db import session_scope, utcnow
+from app.db import get_engine, utcnow
 from app.influx import ScriptsClient
 from app.influx.errors import (
     InfluxError,
@@ -45,6 +46,7 @@ from app.logging import log_context
 from app.models import Connection, Invocation, Run, RunStatus, Schedule
 from app.settings import get_settings
 from worker.pipeline import clients, events, runs
+from worker.pipeline.dbconn import HeldConnection
 from worker.pipeline.retry import backoff_s
 from worker.pipeline.spool import Spooled, spool_chunks, spool_dir
 from worker.ratelimit import Decision, Limits, RateLimiter
@@ -96,41 +98,43 @@ class _Context:
     connection: Connection
 
 
-def _load(invocation_id: int) -> _Context | None:
-    with session_scope() as session:
-        row = session.execute(
-            select(Invocation, Run, Schedule, Connection)
-            .join(Run, Run.id == Invocation.run_id)  # type: ignore[arg-type]
-            .join(Schedule, Schedule.id == Run.schedule_id)  # type: ignore[arg-type]
-            .join(Connection, Connection.id == Schedule.connection_id)  # type: ignore[arg-type]
-            .where(Invocation.id == invocation_id)  # type: ignore[arg-type]
-        ).first()
-        if row is None:
-            return None
-        return _Context(*row)
+def _load(session: Session, invocation_id: int) -> _Context | None:
+    row = session.execute(
+        select(Invocation, Run, Schedule, Connection)
+        .join(Run, Run.id == Invocation.run_id)  # type: ignore[arg-type]
+        .join(Schedule, Schedule.id == Run.schedule_id)  # type: ignore[arg-type]
+        .join(Connection, Connection.id == Schedule.connection_id)  # type: ignore[arg-type]
+        .where(Invocation.id == invocation_id)  # type: ignore[arg-type]
+    ).first()
+    return None if row is None else _Context(*row)
 
 
 def run_invocation(invocation_id: int, deps: InvokeDeps | None = None) -> Outcome:
     """Claim and run one invocation (see the module docstring)."""
-    ctx = _load(invocation_id)
-    if ctx is None:
-        logger.warning("invoke: invocation %s does not exist", invocation_id)
-        return Outcome.SKIPPED
-    lease_s = ctx.schedule.timeout_s + get_settings().invoke_lease_margin_s
     deps = deps or default_deps()
-    with session_scope() as session:
-        claim = runs.claim_invocation(session, invocation_id, now=deps.now(), lease_s=lease_s)
-    if claim is None:
-        return Outcome.SKIPPED
-    with log_context(run_id=claim.run_id, invocation_id=invocation_id):
-        try:
-            return _run_claimed(ctx, claim, deps, lease_s)
-        except runs.LostClaimError:
-            logger.warning("invocation %s: lease lost to another worker; its outcome stands", invocation_id)
-            return Outcome.LOST
+    with HeldConnection(get_engine()) as db:
+        with db.single() as session:
+            ctx = _load(session, invocation_id)
+            if ctx is None:
+                logger.warning("invoke: invocation %s does not exist", invocation_id)
+                return Outcome.SKIPPED
+            lease_s = ctx.schedule.timeout_s + get_settings().invoke_lease_margin_s
+            claim = runs.claim_invocation(session, invocation_id, now=deps.now(), lease_s=lease_s)
+        if claim is None:
+            return Outcome.SKIPPED
+        with log_context(run_id=claim.run_id, invocation_id=invocation_id):
+            try:
+                return _run_claimed(db, ctx, claim, deps, lease_s)
+            except runs.LostClaimError:
+                logger.warning(
+                    "invocation %s: lease lost to another worker; its outcome stands", invocation_id
+                )
+                return Outcome.LOST
 
 
-def _run_claimed(ctx: _Context, claim: runs.Claim, deps: InvokeDeps, lease_s: float) -> Outcome:
+def _run_claimed(
+    db: HeldConnection, ctx: _Context, claim: runs.Claim, deps: InvokeDeps, lease_s: float
+) -> Outcome:
     conn = ctx.connection
     limits = Limits(
         connection_id=int(conn.id or 0),
@@ -141,11 +145,11 @@ def _run_claimed(ctx: _Context, claim: runs.Claim, deps: InvokeDeps, lease_s: fl
     holder = f"{claim.invocation_id}:{claim.attempt}"
     decision, slept = _acquire(deps, limits, holder, lease_s)
     if decision.allowed and slept:
-        with session_scope() as session:
+        with db.single() as session:
             runs.mark_started(session, claim, now=deps.now())
     if not decision.allowed:
         due = deps.now() + timedelta(seconds=decision.wait_s)
-        with session_scope() as session:
+        with db.single() as session:
             runs.defer(session, claim, due=due, refund_attempt=True)
         metrics.RATELIMIT_WAITS_TOTAL.inc()
         metrics.RATELIMIT_WAIT_SECONDS.inc(decision.wait_s)
@@ -158,7 +162,7 @@ def _run_claimed(ctx: _Context, claim: runs.Claim, deps: InvokeDeps, lease_s: fl
         _release(deps, limits, holder)
     if error is None and spooled is not None:
         try:
-            return _store_and_succeed(ctx, claim, deps, spooled)
+            return _store_and_succeed(db, ctx, claim, deps, spooled)
         except PermanentStoreError as exc:
             error = PermanentError(f"result store: {exc}")
         except Exception as exc:  # a store that may work next time (S3 down, disk full ...)
@@ -166,7 +170,7 @@ def _run_claimed(ctx: _Context, claim: runs.Claim, deps: InvokeDeps, lease_s: fl
         finally:
             spooled.path.unlink(missing_ok=True)
     assert error is not None
-    return _record_error(ctx, claim, deps, limits, error)
+    return _record_error(db, ctx, claim, deps, limits, error)
 
 
 def _acquire(deps: InvokeDeps, limits: Limits, holder: str, lease_s: float) -> tuple[Decision, float]:
@@ -225,10 +229,12 @@ def _invoke(ctx: _Context, deps: InvokeDeps) -> tuple[Spooled | None, Exception 
     return spooled, None
 
 
-def _store_and_succeed(ctx: _Context, claim: runs.Claim, deps: InvokeDeps, spooled: Spooled) -> Outcome:
+def _store_and_succeed(
+    db: HeldConnection, ctx: _Context, claim: runs.Claim, deps: InvokeDeps, spooled: Spooled
+) -> Outcome:
     key = result_key(ctx.schedule, ctx.run, ctx.invocation)
     location = deps.store.put(key, spooled.path)
-    with session_scope() as session:
+    with db.transaction() as session:
         final = runs.succeed(
             session,
             claim,
@@ -240,7 +246,8 @@ def _store_and_succeed(ctx: _Context, claim: runs.Claim, deps: InvokeDeps, spool
         )
     metrics.INVOCATIONS_TOTAL.labels(status="succeeded").inc()
     logger.info("invocation succeeded: %d bytes, %d rows", spooled.size_bytes, spooled.rows)
-    events.invocation_succeeded(claim.invocation_id, deps.send)
+    if ctx.schedule.destinations:  # deliveries come from destinations: none, nothing to plan
+        events.invocation_succeeded(claim.invocation_id, deps.send)
     _after_terminal(claim, final, deps)
     return Outcome.SUCCEEDED
 
@@ -266,7 +273,7 @@ def retry_reason(error: Exception) -> str:
 
 
 def _record_error(
-    ctx: _Context, claim: runs.Claim, deps: InvokeDeps, limits: Limits, error: Exception
+    db: HeldConnection, ctx: _Context, claim: runs.Claim, deps: InvokeDeps, limits: Limits, error: Exception
 ) -> Outcome:
     status = error.status if isinstance(error, InfluxError) else None
     retry_after = error.retry_after if isinstance(error, InfluxError) else None
@@ -285,7 +292,7 @@ def _record_error(
             retry_after_s=retry_after,
             rand=deps.rand,
         )
-        with session_scope() as session:
+        with db.single() as session:
             runs.defer(
                 session,
                 claim,
@@ -298,7 +305,7 @@ def _record_error(
         metrics.INVOCATIONS_TOTAL.labels(status="waiting").inc()
         logger.info("attempt %d failed (%s); retrying in %.2f s", claim.attempt, message, delay)
         return Outcome.RETRY
-    with session_scope() as session:
+    with db.transaction() as session:
         final = runs.fail(session, claim, now=deps.now(), status=status, error=message)
     metrics.INVOCATIONS_TOTAL.labels(status="failed").inc()
     logger.warning("invocation failed after %d attempt(s): %s", claim.attempt, message)

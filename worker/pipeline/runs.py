@@ -4,8 +4,8 @@
   claim is the holder's fencing token, so a worker whose lease passed (and whose invocation was claimed
   again) can never record an outcome over the new holder's.
 - Run counters are incremented in SQL (``succeeded = succeeded + 1``), never read-modify-write.
-- A run finishes exactly once: ``UPDATE run ... WHERE status = 'running' AND succeeded + failed >= total``
-  in the same transaction as the last counter increment.
+- A run finishes exactly once: the counter increment itself ends the run when it is the last one
+  (``status = CASE WHEN status = 'running' AND succeeded + failed + 1 >= total THEN ... END``).
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, case, literal, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, literal, or_, select, update
 from sqlmodel import Session
 
 from app.models import Invocation, InvocationStatus, Run, RunStatus
 
 ERROR_MAX_CHARS = 4000
+_PARTIAL = literal(RunStatus.PARTIALLY_FAILED.value)
 CLAIMABLE = (InvocationStatus.PENDING, InvocationStatus.QUEUED)
 
 _inv = Invocation.__table__.c  # type: ignore[attr-defined]
@@ -142,8 +143,7 @@ def succeed(
     )
     if not result.rowcount:  # type: ignore[attr-defined]
         raise LostClaimError(claim.invocation_id)
-    session.execute(update(Run).where(_run.id == claim.run_id).values(succeeded=_run.succeeded + 1))
-    return finish_run_if_done(session, claim.run_id, now=now)
+    return count_outcome(session, claim.run_id, succeeded=True, now=now)
 
 
 def fail(
@@ -164,30 +164,41 @@ def fail(
     )
     if not result.rowcount:  # type: ignore[attr-defined]
         raise LostClaimError(claim.invocation_id)
-    session.execute(update(Run).where(_run.id == claim.run_id).values(failed=_run.failed + 1))
-    return finish_run_if_done(session, claim.run_id, now=now)
+    return count_outcome(session, claim.run_id, succeeded=False, now=now)
 
 
-def finish_run_if_done(session: Session, run_id: int, *, now: datetime) -> RunStatus | None:
-    """End a RUNNING run whose invocations have all ended; exactly one caller ever gets a status back."""
-    final = case(
-        (_run.failed == 0, literal(RunStatus.SUCCEEDED.value)),
-        (_run.succeeded == 0, literal(RunStatus.FAILED.value)),
-        else_=literal(RunStatus.PARTIALLY_FAILED.value),
-    )
+def count_outcome(session: Session, run_id: int, *, succeeded: bool, now: datetime) -> RunStatus | None:
+    """Count one ended invocation on its run and, if it was the last, end the run: one UPDATE.
+
+    ``SET`` expressions read the row as it was before this statement, under the row lock, so of all
+    the concurrent increments exactly one sees ``succeeded + failed + 1 >= total`` on a RUNNING run.
+    Returns the run's final status when this call ended it, else None.
+    """
+    ends = and_(_run.status == RunStatus.RUNNING, _run.succeeded + _run.failed + 1 >= _run.total)
+    if succeeded:
+        counter = {"succeeded": _run.succeeded + 1}
+        final = case((_run.failed == 0, literal(RunStatus.SUCCEEDED.value)), else_=_PARTIAL)
+    else:
+        counter = {"failed": _run.failed + 1}
+        final = case((_run.succeeded == 0, literal(RunStatus.FAILED.value)), else_=_PARTIAL)
     row = session.execute(
         update(Run)
-        .where(
-            _run.id == run_id,
-            _run.status == RunStatus.RUNNING,
-            _run.succeeded + _run.failed >= _run.total,
+        .where(_run.id == run_id)
+        .values(
+            **counter,
+            status=case((ends, final), else_=_run.status),
+            finished_at=case(
+                (ends, bindparam("ended_at", now, type_=_run.finished_at.type)), else_=_run.finished_at
+            ),
         )
-        .values(status=final, finished_at=now)
-        .returning(_run.status)
+        .returning(_run.status, _run.succeeded, _run.failed, _run.total)
     ).first()
     if row is None:
         return None
-    return RunStatus(row[0])
+    status = RunStatus(row[0])
+    if status in RunStatus.TERMINAL and status is not RunStatus.SKIPPED and row[1] + row[2] == row[3]:
+        return status
+    return None
 
 
 def run_status(session: Session, run_id: int) -> RunStatus | None:

@@ -22,7 +22,10 @@ class ResultStore(Protocol):
     gzip: bool  # store results gzip-compressed unless a put says otherwise
 
     def put(self, key: str, spool_path: Path, *, gzip: bool = False) -> str:
-        """Store the file at ``key`` atomically (``.gz`` appended when compressed); return its location."""
+        """Store the file at ``key`` atomically (``.gz`` appended when compressed); return its location.
+
+        The store may take the file over (a hard link): the caller must not modify it afterwards
+        (removing it is fine)."""
         ...
 
     def put_bytes(self, key: str, data: bytes, *, content_type: str) -> str:

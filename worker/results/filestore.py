@@ -1,11 +1,14 @@
 """Results in a local folder: a temporary file in the target folder, fsync, then ``os.replace``
-(atomic on POSIX), so a reader sees the old object or the whole new one, never a part."""
+(atomic on POSIX), so a reader sees the old object or the whole new one, never a part. A spool file on
+the same file system is hard-linked into place rather than copied (same atomic rename, no second write)."""
 
 from __future__ import annotations
 
 import gzip as gziplib
+import io
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +20,20 @@ from worker.results.errors import ResultNotFound, RetryableStoreError, StoreUrlE
 from worker.results.streams import Readable, copy_stream
 
 FILE_SCHEME = "file://"
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (best effort: not every file system allows it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 class FileResultStore:
@@ -67,6 +84,7 @@ class FileResultStore:
                 raw.flush()
                 os.fsync(raw.fileno())
             os.replace(tmp_name, path)
+            _fsync_dir(path.parent)
         except BaseException as exc:
             Path(tmp_name).unlink(missing_ok=True)
             if isinstance(exc, OSError):
@@ -76,9 +94,31 @@ class FileResultStore:
     def put(self, key: str, spool_path: Path, *, gzip: bool = False) -> str:
         compress = gzip or self.gzip
         path = self._path(gzip_key(key, compress))
+        if not compress and self._link_atomic(path, Path(spool_path)):
+            return self._location(path)
         with open(spool_path, "rb") as source:
             self._write_atomic(path, source, compress=compress)
         return self._location(path)
+
+    def _link_atomic(self, path: Path, spool_path: Path) -> bool:
+        """Store the spool file itself (a hard link, no copy) when it is on the same file system: fsync
+        it, link it under a temporary name, rename. False (nothing changed) when links cannot be made."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(spool_path, "rb") as handle:
+                os.fsync(handle.fileno())
+            tmp = path.parent / f".{path.name}.{os.getpid()}.{threading.get_ident()}.link"
+            tmp.unlink(missing_ok=True)
+            os.link(spool_path, tmp)
+        except OSError:
+            return False
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise RetryableStoreError(f"cannot write {path.name}: {exc.strerror}") from None
+        _fsync_dir(path.parent)
+        return True
 
     def put_stream(self, key: str, source: Readable, *, gzip: bool = False) -> str:
         compress = gzip or self.gzip
@@ -87,8 +127,6 @@ class FileResultStore:
         return self._location(path)
 
     def put_bytes(self, key: str, data: bytes, *, content_type: str) -> str:
-        import io
-
         path = self._path(key)
         self._write_atomic(path, io.BytesIO(data), compress=False)
         return self._location(path)

@@ -21,6 +21,7 @@ from botocore.exceptions import (
     ResponseStreamingError,
 )
 
+from app import constants
 from app.settings import Settings, get_settings
 from worker.results.errors import PermanentStoreError, ResultStoreError, RetryableStoreError
 
@@ -52,8 +53,8 @@ def make_s3_client(
             signature_version="s3v4",
             retries={"mode": "standard", "max_attempts": 3},
             s3={"addressing_style": "path"} if endpoint else {},
-            connect_timeout=10,
-            read_timeout=60,
+            connect_timeout=constants.S3_CONNECT_TIMEOUT_S,
+            read_timeout=constants.S3_READ_TIMEOUT_S,
         ),
     }
     if settings.s3_access_key_id and settings.s3_secret_access_key is not None:

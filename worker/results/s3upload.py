@@ -2,9 +2,10 @@
 at all.
 
 Explicit multipart (create_multipart_upload, upload_part, complete_multipart_upload) rather than
-boto3's transfer manager: one part in memory at a time, parts sent in order, and an
-abort_multipart_upload on ANY failure (the source stream's own errors included) so nothing is left
-behind. An object smaller than one part is a single put_object, atomic by itself.
+boto3's transfer manager: at most ``S3_UPLOAD_CONCURRENCY`` parts in memory and in flight (sent by a
+small thread pool while the next part is read), and an abort_multipart_upload on ANY failure (the
+source stream's own errors included) once no part is in flight any more, so nothing is left behind.
+An object smaller than one part is a single put_object, atomic by itself.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from app import constants
@@ -44,6 +47,7 @@ def upload_stream(
     content_type: str,
     content_encoding: str | None = None,
     size_hint: int | None = None,
+    concurrency: int = constants.S3_UPLOAD_CONCURRENCY,
 ) -> int:
     """Upload everything ``stream`` yields to ``bucket/key``; return the bytes uploaded.
 
@@ -58,23 +62,33 @@ def upload_stream(
         client.put_object(Bucket=bucket, Key=key, Body=chunk, **extra)
         return len(chunk)
     upload_id = client.create_multipart_upload(Bucket=bucket, Key=key, **extra)["UploadId"]
+
+    def send(number: int, body: bytes) -> dict[str, Any]:
+        response = client.upload_part(
+            Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body
+        )
+        part: dict[str, Any] = {"ETag": response["ETag"], "PartNumber": number}
+        part.update({f: response[f] for f in _CHECKSUM_FIELDS if response.get(f)})  # type: ignore[literal-required]
+        return part
+
     total = 0
+    in_flight: deque[Future[dict[str, Any]]] = deque()
+    parts: list[dict[str, Any]] = []
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="s3-part")
     try:
-        parts: list[dict[str, Any]] = []
         number = 1
         while chunk:
             if number > constants.S3_MAX_PARTS:
                 raise PermanentStoreError(f"S3 upload of {key!r}: more than {constants.S3_MAX_PARTS} parts")
-            response = client.upload_part(
-                Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=chunk
-            )
-            part: dict[str, Any] = {"ETag": response["ETag"], "PartNumber": number}
-            part.update({f: response[f] for f in _CHECKSUM_FIELDS if response.get(f)})  # type: ignore[literal-required]
-            parts.append(part)
+            if len(in_flight) >= concurrency:  # bounded memory: at most `concurrency` parts held
+                parts.append(in_flight.popleft().result())
+            in_flight.append(pool.submit(send, number, chunk))
             total += len(chunk)
             number += 1
-            chunk = b""  # let the sent part go before the next is read
+            chunk = b""  # let go of the part before reading the next
             chunk = read_exact(stream, part_bytes)
+        while in_flight:
+            parts.append(in_flight.popleft().result())
         client.complete_multipart_upload(
             Bucket=bucket,
             Key=key,
@@ -82,8 +96,13 @@ def upload_stream(
             MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
         )
     except BaseException:
+        for future in in_flight:
+            future.cancel()
+        pool.shutdown(wait=True)  # no part may land after the abort
         with contextlib.suppress(Exception):
             client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
             log.warning("aborted multipart upload of s3://%s/%s after a failure", bucket, key)
         raise
+    finally:
+        pool.shutdown(wait=True)
     return total

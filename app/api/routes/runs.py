@@ -11,7 +11,7 @@ from pydantic import AwareDatetime
 from sqlmodel import col, select
 
 from app import constants
-from app.api.deps import PagingDep, SessionDep
+from app.api.deps import IdPath, PagingDep, SessionDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.schemas.common import ErrorOut, Page
 from app.api.schemas.runs import InvocationPublic, RetryOut, RunDetail, RunPublic
@@ -21,7 +21,9 @@ from app.services.common import get_or_404, page
 from app.services.errors import NotFound
 
 router = APIRouter(tags=["runs"], responses=ERROR_RESPONSES)
-NOT_FOUND = {404: {"model": ErrorOut, "description": "No such run or invocation"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "No such run or invocation"}
+}
 
 
 @router.get("/runs", response_model=Page[RunPublic])
@@ -48,17 +50,19 @@ def list_runs(
         query = query.where(col(Run.scheduled_for) < until)
     order = [col(Run.scheduled_for).desc(), col(Run.id).desc()]
     rows, total = page(session, query, order, paging.limit, paging.offset)
-    return Page(items=[service.to_public(r) for r in rows], total=total, limit=paging.limit, offset=paging.offset)
+    return Page(
+        items=[service.to_public(r) for r in rows], total=total, limit=paging.limit, offset=paging.offset
+    )
 
 
 @router.get("/runs/{run_id}", response_model=RunDetail, responses=NOT_FOUND)
-def get_run(run_id: int, session: SessionDep) -> RunDetail:
+def get_run(run_id: IdPath, session: SessionDep) -> RunDetail:
     return service.to_detail(session, get_or_404(session, Run, run_id, "run"))
 
 
 @router.get("/runs/{run_id}/invocations", response_model=Page[InvocationPublic], responses=NOT_FOUND)
 def list_invocations(
-    run_id: int, session: SessionDep, paging: PagingDep, status: InvocationStatus | None = None
+    run_id: IdPath, session: SessionDep, paging: PagingDep, status: InvocationStatus | None = None
 ) -> Page[InvocationPublic]:
     """A run's invocations by index."""
     get_or_404(session, Run, run_id, "run")
@@ -68,19 +72,22 @@ def list_invocations(
     order = [col(Invocation.index), col(Invocation.id)]
     rows, total = page(session, query, order, paging.limit, paging.offset)
     return Page(
-        items=[service.invocation_public(r) for r in rows], total=total, limit=paging.limit, offset=paging.offset
+        items=[service.invocation_public(r) for r in rows],
+        total=total,
+        limit=paging.limit,
+        offset=paging.offset,
     )
 
 
 @router.post("/runs/{run_id}/retry-failed", response_model=RetryOut, responses=NOT_FOUND)
-def retry_failed(run_id: int, session: SessionDep) -> RetryOut:
+def retry_failed(run_id: IdPath, session: SessionDep) -> RetryOut:
     """Run the failed invocations again (attempts reset); the run reopens until they finish."""
     run, retried, sent = service.retry_failed(session, run_id)
     return RetryOut(run=service.to_public(run), retried=retried, enqueued=sent)
 
 
 @router.get("/invocations/{invocation_id}", response_model=InvocationPublic, responses=NOT_FOUND)
-def get_invocation(invocation_id: int, session: SessionDep) -> InvocationPublic:
+def get_invocation(invocation_id: IdPath, session: SessionDep) -> InvocationPublic:
     return service.invocation_public(get_or_404(session, Invocation, invocation_id, "invocation"))
 
 
@@ -97,7 +104,7 @@ def _stream(context: Any, handle: IO[bytes]) -> Iterator[bytes]:
     response_class=StreamingResponse,
     responses={200: {"content": {"text/csv": {}}, "description": "The stored CSV"}, **NOT_FOUND},
 )
-def get_result(invocation_id: int, session: SessionDep) -> StreamingResponse:
+def get_result(invocation_id: IdPath, session: SessionDep) -> StreamingResponse:
     """The invocation's stored CSV, streamed (decompressed when stored gzipped)."""
     row = get_or_404(session, Invocation, invocation_id, "invocation")
     session.rollback()
@@ -113,4 +120,3 @@ def get_result(invocation_id: int, session: SessionDep) -> StreamingResponse:
         raise NotFound("result of invocation", invocation_id) from None
     headers = {"Content-Disposition": f'attachment; filename="invocation-{invocation_id}.csv"'}
     return StreamingResponse(_stream(context, handle), media_type="text/csv", headers=headers)
-

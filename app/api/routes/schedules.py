@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from sqlmodel import col, select
 
 from app import constants
-from app.api.deps import PagingDep, SessionDep
+from app.api.deps import IdPath, PagingDep, SessionDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.schemas.common import ErrorOut, Page
 from app.api.schemas.runs import TriggerOut
@@ -27,8 +27,10 @@ from app.services.common import get_or_404, page
 from app.settings import get_settings
 
 router = APIRouter(prefix="/schedules", tags=["schedules"], responses=ERROR_RESPONSES)
-NOT_FOUND = {404: {"model": ErrorOut, "description": "No such schedule"}}
-CONFLICT = {409: {"model": ErrorOut, "description": "Name taken, or a concurrent change"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "description": "No such schedule"}}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorOut, "description": "Name taken, or a concurrent change"}
+}
 
 
 @router.post("", status_code=201, response_model=SchedulePublic, responses=CONFLICT)
@@ -61,19 +63,19 @@ def list_schedules(
 
 
 @router.get("/{schedule_id}", response_model=SchedulePublic, responses=NOT_FOUND)
-def get_schedule(schedule_id: int, session: SessionDep) -> SchedulePublic:
+def get_schedule(schedule_id: IdPath, session: SessionDep) -> SchedulePublic:
     return service.to_public(get_or_404(session, Schedule, schedule_id, service.RESOURCE))
 
 
 @router.patch("/{schedule_id}", response_model=SchedulePublic, responses={**NOT_FOUND, **CONFLICT})
-def update_schedule(schedule_id: int, body: ScheduleUpdate, session: SessionDep) -> SchedulePublic:
+def update_schedule(schedule_id: IdPath, body: ScheduleUpdate, session: SessionDep) -> SchedulePublic:
     row = service.update(session, schedule_id, body)
     session.commit()
     return service.to_public(row)
 
 
 @router.delete("/{schedule_id}", status_code=204, responses=NOT_FOUND)
-def delete_schedule(schedule_id: int, session: SessionDep) -> Response:
+def delete_schedule(schedule_id: IdPath, session: SessionDep) -> Response:
     """Delete the schedule with its runs, invocations and deliveries (stored results stay)."""
     service.delete_schedule(session, schedule_id)
     session.commit()
@@ -81,14 +83,14 @@ def delete_schedule(schedule_id: int, session: SessionDep) -> Response:
 
 
 @router.post("/{schedule_id}/pause", response_model=SchedulePublic, responses=NOT_FOUND)
-def pause_schedule(schedule_id: int, session: SessionDep) -> SchedulePublic:
+def pause_schedule(schedule_id: IdPath, session: SessionDep) -> SchedulePublic:
     row = service.set_enabled(session, schedule_id, False)
     session.commit()
     return service.to_public(row)
 
 
 @router.post("/{schedule_id}/resume", response_model=SchedulePublic, responses=NOT_FOUND)
-def resume_schedule(schedule_id: int, session: SessionDep) -> SchedulePublic:
+def resume_schedule(schedule_id: IdPath, session: SessionDep) -> SchedulePublic:
     """Enable the schedule; its next fire is the first one after now (missed fires are not run)."""
     row = service.set_enabled(session, schedule_id, True)
     session.commit()
@@ -96,25 +98,32 @@ def resume_schedule(schedule_id: int, session: SessionDep) -> SchedulePublic:
 
 
 @router.post("/{schedule_id}/trigger", status_code=201, response_model=TriggerOut, responses=NOT_FOUND)
-def trigger_schedule(schedule_id: int, session: SessionDep) -> TriggerOut:
+def trigger_schedule(schedule_id: IdPath, session: SessionDep) -> TriggerOut:
     """A manual run now (also for a paused schedule)."""
     run, sent = run_service.trigger(session, schedule_id)
     return TriggerOut(run=run_service.to_public(run), enqueued=sent)
 
 
 @router.post(
-    "/{schedule_id}/backfill", status_code=201, response_model=BackfillOut, responses={**NOT_FOUND, **CONFLICT}
+    "/{schedule_id}/backfill",
+    status_code=201,
+    response_model=BackfillOut,
+    responses={**NOT_FOUND, **CONFLICT},
 )
-def backfill_schedule(schedule_id: int, body: BackfillIn, session: SessionDep) -> BackfillOut:
+def backfill_schedule(schedule_id: IdPath, body: BackfillIn, session: SessionDep) -> BackfillOut:
     """One backfill run per fire time in (start, end], at most ``max_backfill_runs`` (reported)."""
     limit = get_settings().max_backfill_runs
-    ids, existing, capped, sent = run_service.backfill(session, schedule_id, body.start, body.end, limit=limit)
-    return BackfillOut(created=len(ids), existing=existing, capped=capped, limit=limit, run_ids=ids, enqueued=sent)
+    ids, existing, capped, sent = run_service.backfill(
+        session, schedule_id, body.start, body.end, limit=limit
+    )
+    return BackfillOut(
+        created=len(ids), existing=existing, capped=capped, limit=limit, run_ids=ids, enqueued=sent
+    )
 
 
 @router.get("/{schedule_id}/next", response_model=NextFiresOut, responses=NOT_FOUND)
 def next_fires(
-    schedule_id: int,
+    schedule_id: IdPath,
     session: SessionDep,
     count: Annotated[int, Query(ge=1, le=constants.API_NEXT_COUNT_MAX)] = 5,
 ) -> NextFiresOut:

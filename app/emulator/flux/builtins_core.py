@@ -30,7 +30,8 @@ class StorageRead(Iterator[Table]):
 
     def read(self, start: Time, stop: Time) -> Iterator[Table]:
         """One table per series with points in [start, stop), in series-key order."""
-        items = sorted(self.bucket.series.items(), key=lambda item: item[0])
+        with self.bucket.lock:
+            items = sorted(self.bucket.series.items(), key=lambda item: item[0])
         for (measurement, tags, field), series in items:
             table = series_table(series, measurement, tags, field, start, stop)
             if table is not None:

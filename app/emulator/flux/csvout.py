@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -64,7 +63,14 @@ def format_column(column: Column) -> list[str]:
         else:
             out = [format_time(v) for v in values.tolist()]
     elif column.type == FLOAT:
-        out = [format_float(v) for v in values.tolist()]
+        finite = values[np.isfinite(values)]
+        magnitude = np.abs(finite[finite != 0])
+        if len(finite) == len(values) and (
+            not len(magnitude) or (magnitude.min() >= 1e-4 and magnitude.max() < 1e16)
+        ):  # repr() never uses an exponent in this range: only "x.0" needs trimming
+            out = [text.removesuffix(".0") for text in map(repr, values.tolist())]
+        else:
+            out = [format_float(v) for v in values.tolist()]
     elif column.type in {INT, UINT}:
         out = values.astype(str).tolist()
     elif column.type == BOOL:
@@ -106,15 +112,17 @@ class CsvEncoder:
                 if allowed <= 0:
                     raise InjectedRowError(f"injected error after {self.error_after_rows} rows")
                 stop = min(stop, start + allowed)
-            segments: list[Any] = []
+            pieces: list[Any] = [prefix]
             for name in names:
                 if name in key:
-                    segments.append(repeat(format_value(key[name])))
+                    pieces.append("," + format_value(key[name]))
                 else:
-                    segments.append(format_column(table.columns[name].take(slice(start, stop))))
-            rows = _rows(prefix, segments, stop - start)
+                    pieces.append(",")
+                    pieces.append(format_column(table.columns[name].take(slice(start, stop))))
+            pieces.append("\r\n")
+            text = _join_rows(pieces, stop - start)
             self.rows_sent += stop - start
-            yield "".join(rows)
+            yield text
             if self.error_after_rows is not None and stop < n and self.rows_sent >= self.error_after_rows:
                 raise InjectedRowError(f"injected error after {self.error_after_rows} rows")
 
@@ -139,11 +147,20 @@ class CsvEncoder:
                 yield b"\r\n"
 
 
-def _rows(prefix: str, segments: list[Any], count: int) -> list[str]:
-    return [
-        prefix + "," + ",".join(cells) + "\r\n"
-        for cells, _ in zip(zip(*segments, strict=False), range(count), strict=False)
-    ]
+def _join_rows(pieces: list[Any], count: int) -> str:
+    """Rows made of constant strings and per-row lists, interleaved by list slicing (no Python loop
+    per row): ``pieces`` is one row's template, each list holds that column's ``count`` cells."""
+    merged: list[Any] = []
+    for piece in pieces:
+        if isinstance(piece, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += piece
+        else:
+            merged.append(piece)
+    width = len(merged)
+    out: list[str] = [""] * (width * count)
+    for index, piece in enumerate(merged):
+        out[index::width] = [piece] * count if isinstance(piece, str) else piece
+    return "".join(out)
 
 
 def stream_csv(results: Sequence[Result], error_after_rows: int | None = None) -> Iterator[bytes]:

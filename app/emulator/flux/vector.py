@@ -16,6 +16,9 @@ import numpy as np
 
 from app.emulator.flux import ast
 from app.emulator.flux.errors import FluxError
+from app.emulator.flux.operators import arithmetic as scalar_arithmetic
+from app.emulator.flux.operators import compare as scalar_compare
+from app.emulator.flux.operators import negate
 from app.emulator.flux.table import BOOL, FLOAT, INT, STRING, TIME, UINT, Column, Table, column_type_of
 from app.emulator.flux.values import Time, type_of
 
@@ -89,6 +92,7 @@ class VectorEvaluator:
         self.table = table
         self.param = param
         self.n = len(table)
+        self.keys = dict(table.key)
 
     def scalar(self, node: ast.Expr) -> Any:
         from app.emulator.flux.interpreter import Scope
@@ -103,7 +107,7 @@ class VectorEvaluator:
             and isinstance(node.obj, ast.Identifier)
             and node.obj.name == self.param
         ):
-            return self.table.columns.get(node.name)
+            return self.column(node.name)
         if (
             isinstance(node, ast.Index)
             and isinstance(node.obj, ast.Identifier)
@@ -111,11 +115,17 @@ class VectorEvaluator:
             and isinstance(node.index, ast.Literal)
             and isinstance(node.index.value, str)
         ):
-            return self.table.columns.get(node.index.value)
+            return self.column(node.index.value)
         method = getattr(self, f"eval_{type(node).__name__}", None)
         if method is None:
             raise NotVectorizable(type(node).__name__)
         return method(node)
+
+    def column(self, name: str) -> Any:
+        """``r.name``: a group-key column is one value for the whole table (compared once)."""
+        if name in self.keys:
+            return self.keys[name]
+        return self.table.columns.get(name)
 
     def eval_Binary(self, node: ast.Binary) -> Any:
         left, right = self.eval(node.left), self.eval(node.right)
@@ -123,8 +133,10 @@ class VectorEvaluator:
             return self.compare(node.op, left, right)
         return self.arithmetic(node.op, left, right)
 
-    def compare(self, op: str, left: Any, right: Any) -> Column:
+    def compare(self, op: str, left: Any, right: Any) -> Any:
         n = self.n
+        if not isinstance(left, Column) and not isinstance(right, Column):
+            return scalar_compare(op, left, right)  # e.g. a group-key column against a literal
         if left is None or right is None:
             return Column(BOOL, np.zeros(n, dtype=bool))
         if op in {"=~", "!~"}:
@@ -161,6 +173,8 @@ class VectorEvaluator:
 
     def arithmetic(self, op: str, left: Any, right: Any) -> Any:
         n = self.n
+        if not isinstance(left, Column) and not isinstance(right, Column):
+            return scalar_arithmetic(op, left, right)
         lk, rk = _kind(left), _kind(right)
         if left is None or right is None:
             kind = rk if left is None else lk
@@ -217,7 +231,7 @@ class VectorEvaluator:
                 if value.type not in {INT, FLOAT}:
                     raise FluxError(f"type error: cannot negate a {value.type}")
                 return Column(value.type, -value.values, value.nulls)
-            raise NotVectorizable("negate")
+            return negate(value)
         return value
 
     def eval_Conditional(self, node: ast.Conditional) -> Column:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -92,14 +93,14 @@ def concat(key: GroupKey, tables: Sequence[Table], fn: str) -> Table:
         parts: list[np.ndarray] = []
         nulls: list[np.ndarray] = []
         for table in tables:
-            column = table.columns.get(name)
-            if column is None:
+            found = table.columns.get(name)
+            if found is None:
                 filler = Column.constant(type_, None, len(table))
                 parts.append(filler.values)
-                nulls.append(filler.nulls if filler.nulls is not None else np.zeros(len(table), dtype=bool))
+                nulls.append(np.ones(len(table), dtype=bool))
             else:
-                parts.append(column.values)
-                nulls.append(column.nulls if column.nulls is not None else np.zeros(len(column), dtype=bool))
+                parts.append(found.values)
+                nulls.append(found.nulls if found.nulls is not None else np.zeros(len(found), dtype=bool))
         values = np.concatenate(parts) if parts else np.empty(0)
         mask = np.concatenate(nulls) if nulls else np.zeros(0, dtype=bool)
         columns[name] = Column(type_, values, mask if mask.any() else None)
@@ -119,35 +120,51 @@ class Regrouper:
     def tables(self, *, sort: bool = True) -> Iterator[Table]:
         keys = list(self._parts)
         if sort:
-            keys.sort(key=key_sort_value)
+            # a key column holding values of two types cannot be ordered: keep first-seen order
+            with contextlib.suppress(TypeError):
+                keys.sort(key=key_sort_value)
         for key in keys:
             yield concat(key, self._parts[key], self.fn)
 
 
-def group_rows(table: Table, names: Sequence[str]) -> list[tuple[GroupKey, np.ndarray]]:
-    """Split a table's rows by the values of ``names`` (table column order): (key, row positions)."""
-    present = [name for name in table.columns if name in set(names)]
+def row_codes(table: Table, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """A dense code per row for the values of ``names`` (codes ordered by those values, column by column in
+    table order, nulls first) and the first row holding each code."""
+    wanted = set(names)
+    present = [name for name in table.columns if name in wanted]
     n = len(table)
-    if not present or n == 0:
-        return [(tuple((name, table.columns[name].value(0)) for name in present) if n else (), np.arange(n))]
     codes = np.zeros(n, dtype=np.int64)
     for name in present:
+        if name in table.key_names:  # constant over the table
+            continue
         column = table.columns[name]
-        values = column.values
-        if column.values.dtype == object:
-            _, inverse = np.unique(values.astype(str), return_inverse=True)
-        else:
-            _, inverse = np.unique(values, return_inverse=True)
-        inverse = inverse.astype(np.int64) + 1
+        values = column.values.astype(str) if column.values.dtype == object else column.values
+        inverse = np.unique(values, return_inverse=True)[1].astype(np.int64) + 1
         if column.nulls is not None:
             inverse = np.where(column.nulls, 0, inverse)
-        codes = codes * (int(inverse.max()) + 1) + inverse
+        # re-number after each column so the combined code stays below n (no overflow)
+        codes = np.unique(codes * (int(inverse.max()) + 1) + inverse, return_inverse=True)[1].astype(np.int64)
     _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
-    out: list[tuple[GroupKey, np.ndarray]] = []
-    for group, row in enumerate(first.tolist()):
-        key = tuple((name, table.columns[name].value(row)) for name in present)
-        out.append((key, np.flatnonzero(inverse == group)))
-    return out
+    return inverse.astype(np.int64), first.astype(np.int64)
+
+
+def group_rows(table: Table, names: Sequence[str]) -> list[tuple[GroupKey, np.ndarray]]:
+    """Split a table's rows by the values of ``names`` (table column order): (key, row positions), in
+    key-value order."""
+    present = [name for name in table.columns if name in set(names)]
+    n = len(table)
+    if n == 0:
+        return []
+    if not present:
+        return [((), np.arange(n))]
+    codes, first = row_codes(table, present)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(first) + 1))
+    lists = {name: table.columns[name].take(first).to_list() for name in present}
+    return [
+        (tuple((name, lists[name][group]) for name in present), order[bounds[group] : bounds[group + 1]])
+        for group in range(len(first))
+    ]
 
 
 def sequential_segment_sums(values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -162,6 +179,8 @@ def sequential_segment_sums(values: np.ndarray, starts: np.ndarray, ends: np.nda
     if longest == 0:
         return out
     data = np.asarray(values, dtype=np.float64)
+    if count == 1:  # cumsum accumulates left to right
+        return np.cumsum(data[int(starts[0]) : int(ends[0])])[-1:].astype(np.float64)
     if longest * count <= 4 * len(data) + 1024:
         # (longest x count) matrix, padded with zeros; summing over axis 0 adds row by row.
         padded = np.append(data, 0.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from app.emulator.flux.errors import FluxError
 from app.emulator.flux.registry import Context, builtin, require_tables
-from app.emulator.flux.stdlib.common import Regrouper, column_of, concat, group_rows, key_columns, string_list
+from app.emulator.flux.stdlib.common import Regrouper, column_of, concat, group_rows, row_codes, string_list
 from app.emulator.flux.table import Column, GroupKey, Table
 from app.emulator.flux.values import Stream
 
@@ -34,6 +35,10 @@ def group(
         regroup = Regrouper("group")
         for table in source:
             wanted = [c for c in table.columns if (c in names) == (mode == "by")]
+            if len(table) == 0:  # no row to read values from: keep what the old key knows
+                old = dict(table.key)
+                regroup.add(Table(tuple((c, old.get(c)) for c in wanted), table.columns))
+                continue
             for key, rows in group_rows(table, wanted):
                 part = table if len(rows) == len(table) else table.take(rows)
                 regroup.add(Table(key, part.columns))
@@ -138,10 +143,8 @@ def distinct(ctx: Context, tables: Iterator[Table] | None, *, column: str = "_va
         for table in source:
             values = column_of(table, column, "distinct")
             rows = _first_occurrences(values)
-            out = {
-                name: Column.constant(col.type, value, len(rows))
-                for (name, value), col in zip(table.key, key_columns(table.key, table).values(), strict=True)
-            }
+            n = len(rows)
+            out = {name: Column.constant(table.columns[name].type, value, n) for name, value in table.key}
             out.pop("_value", None)
             out["_value"] = values.take(rows)
             yield Table(tuple((k, v) for k, v in table.key if k != "_value"), out)
@@ -161,8 +164,33 @@ def unique(ctx: Context, tables: Iterator[Table] | None, *, column: str = "_valu
 
 
 # -- pivot ---------------------------------------------------------------------------------------------
-def _pivot_group(key: GroupKey, parts: list[Table], row_key: list[str], col_key: list[str], value: str) -> Table:
-    """One output table from the input tables sharing ``key`` (the input key minus columnKey/valueColumn)."""
+def _label_part(value: Any) -> str:
+    """A column-key value as Flux's pivot spells it in the new column's label."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):  # Go's FormatFloat(v, 'E', -1, 64)
+        if math.isnan(value) or math.isinf(value):
+            return "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
+        return np.format_float_scientific(value, unique=True, trim="-", exp_digits=2).upper()
+    return str(value)
+
+
+def _first_seen(codes: np.ndarray, firsts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Renumber dense codes so that code 0 is the one seen first, and so on."""
+    order = np.argsort(firsts, kind="stable")
+    rank = np.empty(len(firsts), dtype=np.int64)
+    rank[order] = np.arange(len(firsts))
+    return rank[codes], firsts[order]
+
+
+def _pivot_group(
+    key: GroupKey, parts: list[Table], row_key: list[str], col_key: list[str], value: str
+) -> Table:
+    """One output table from the input tables sharing ``key`` (the input key minus columnKey/valueColumn):
+    the key and row-key columns (table order), then one column per column-key value, both rows and new
+    columns in the order first seen (as Flux's pivot builds them); the last value of a cell wins."""
     for part in parts:
         for name in [*row_key, *col_key, value]:
             column_of(part, name, "pivot")
@@ -170,31 +198,29 @@ def _pivot_group(key: GroupKey, parts: list[Table], row_key: list[str], col_key:
     # everything but the value column in one table (the value column may change type between parts)
     merged = concat(key, [part.select([c for c in part.columns if c != value]) for part in parts], "pivot")
     keep = [c for c in merged.columns if c not in drop and (c in merged.key_names or c in row_key)]
-    row_groups = group_rows(merged, row_key)  # sorted by row-key values
-    row_of = np.empty(len(merged), dtype=np.int64)
-    firsts = np.empty(len(row_groups), dtype=np.int64)
-    for index, (_, rows) in enumerate(row_groups):
-        row_of[rows] = index
-        firsts[index] = rows[0]
+    row_of, firsts = _first_seen(*row_codes(merged, row_key))
+    n_out = len(firsts)
     out: dict[str, Column] = {name: merged.columns[name].take(firsts) for name in keep}
-    n_out = len(row_groups)
-    label_lists = [merged.columns[c].to_list() for c in col_key]
-    labels = ["_".join("null" if p is None else str(p) for p in parts_) for parts_ in zip(*label_lists, strict=True)]
     built: dict[str, tuple[np.ndarray, np.ndarray, str]] = {}
     offset = 0
     for part in parts:
         source = part.columns[value]
-        for position in range(len(part)):
-            label = labels[offset + position]
+        codes, label_rows = _first_seen(*row_codes(part, col_key))
+        label_lists = {c: part.columns[c].take(label_rows).to_list() for c in col_key}
+        for code in range(len(label_rows)):
+            label = "_".join(_label_part(label_lists[c][code]) for c in col_key)
+            rows = np.flatnonzero(codes == code) if len(label_rows) > 1 else np.arange(len(part))
             if label not in built:
                 filler = Column.constant(source.type, None, n_out)
                 built[label] = (filler.values.copy(), np.ones(n_out, dtype=bool), source.type)
             values, nulls, type_ = built[label]
             if type_ != source.type:
-                raise FluxError(f"pivot(): schema collision: column {label!r} is both {type_} and {source.type}")
-            row = row_of[offset + position]
-            values[row] = source.values[position]
-            nulls[row] = source.is_null(position)
+                raise FluxError(
+                    f"pivot(): schema collision: column {label!r} is both {type_} and {source.type}"
+                )
+            targets = row_of[offset + rows]
+            values[targets] = source.values[rows]
+            nulls[targets] = source.nulls[rows] if source.nulls is not None else False
         offset += len(part)
     for label, (values, nulls, type_) in built.items():
         out[label] = Column(type_, values, nulls if nulls.any() else None)
@@ -228,13 +254,17 @@ def pivot(
 # -- union -------------------------------------------------------------------------------------------
 @builtin("union")
 def union(ctx: Context, piped: Any, /, *, tables: Any) -> Iterator[Table]:
-    """``union(tables: [a, b, ...])``: every table of every stream, stream by stream."""
+    """``union(tables: [a, b, ...])``: the tables of every stream; tables with the same group key are
+    merged (rows stream by stream, the union of their columns), output in group-key order."""
     if not isinstance(tables, list) or len(tables) < 2 or not all(isinstance(s, Stream) for s in tables):
         raise FluxError("union(): tables must be an array of at least two streams of tables")
     streams: list[Stream] = list(tables)
 
     def run() -> Iterator[Table]:
+        regroup = Regrouper("union")
         for stream in streams:
-            yield from stream.tables()
+            for table in stream.tables():
+                regroup.add(table)
+        yield from regroup.tables()
 
     return run()

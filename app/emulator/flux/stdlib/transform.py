@@ -29,6 +29,10 @@ def _mapped(ctx: Context, fn: Function, table: Table) -> list[Table]:
     n = len(table)
     columns = {name: produced[name] for name in sorted(produced)}  # Flux orders map output by label
     for name, column in columns.items():
+        if column.values.ndim == 0:  # a value the evaluator left unbroadcast
+            filler = np.empty(n, dtype=column.values.dtype)
+            filler[:] = column.values.item()
+            columns[name] = column = Column(column.type, filler, column.nulls)
         if len(column) != n:
             raise FluxError(f"map(): column {name} has {len(column)} rows, expected {n}")
     kept = [name for name in columns if name in set(table.key_names)]

@@ -32,9 +32,10 @@ def table_bounds(table: Table, start: str = "_start", stop: str = "_stop") -> tu
         if isinstance(lo, Time) and isinstance(hi, Time):
             return lo.ns, hi.ns
     first, last = table.columns.get(start), table.columns.get(stop)
-    if first is not None and last is not None and first.type == TIME and last.type == TIME and len(table):
-        if not first.has_nulls() and not last.has_nulls():
-            return int(first.values.min()), int(last.values.max())
+    if first is None or last is None or first.type != TIME or last.type != TIME or not len(table):
+        return None
+    if not first.has_nulls() and not last.has_nulls():
+        return int(first.values.min()), int(last.values.max())
     return None
 
 
@@ -123,22 +124,36 @@ def _fast_table(table: Table, spec: WindowSpec, reducer: Reducer, args: dict[str
     windows: Windows = compute_windows(spec, ordered.columns["_time"].values, bounds, args["createEmpty"])
     segs = (windows.lo, windows.hi)
     stamps = windows.stops if time_src == "_stop" else windows.starts
+    key = _output_key(table, bounds)
     if reducer.aggregate is not None:
         if column in table.key_names:
             raise FluxError(f'aggregateWindow(): cannot aggregate group key column "{column}"')
         n = len(windows)
-        columns = {name: Column.constant(ordered.columns[name].type, value, n) for name, value in table.key}
+        columns = {name: Column.constant(ordered.columns[name].type, value, n) for name, value in key}
         columns[column] = reducer.aggregate(source, segs)
         columns.pop(time_dst, None)
         columns[time_dst] = Column(TIME, stamps.astype(np.int64))
-        return Table(table.key, columns)
+        return Table(tuple((k, v) for k, v in key if k != time_dst), columns)
     assert reducer.select is not None
     picks = reducer.select(source, segs)
     keep = picks >= 0
     rows = ordered.take(picks[keep])
     columns = {name: col for name, col in rows.columns.items() if name != time_dst}
+    count = int(keep.sum())
+    for name, value in key:  # the range bounds, also when they were not in the key
+        if name in ("_start", "_stop"):
+            columns[name] = Column.constant(TIME, value, count)
     columns[time_dst] = Column(TIME, stamps[keep].astype(np.int64))
-    return Table(tuple((k, v) for k, v in table.key if k != time_dst), columns)
+    return Table(tuple((k, v) for k, v in key if k != time_dst), columns)
+
+
+def _output_key(table: Table, bounds: tuple[int, int] | None) -> GroupKey:
+    """The input key plus ``_start``/``_stop`` (the range), in table column order: window() puts the
+    bounds in the key even when an earlier group() took them out."""
+    values = dict(table.key)
+    if bounds is not None:
+        values["_start"], values["_stop"] = Time(bounds[0]), Time(bounds[1])
+    return tuple((name, values[name]) for name in table.columns if name in values)
 
 
 def _generic_tables(table: Table, spec: WindowSpec, fn: Function, args: dict[str, Any]) -> Iterator[Table]:
@@ -196,7 +211,9 @@ def aggregate_window(
 
     def run() -> Iterator[Table]:
         for table in source:
-            if reducer is not None and table_bounds(table) is not None and "_time" in table.columns:
+            if table_bounds(table) is None:
+                raise FluxError("aggregateWindow(): the input needs _start and _stop columns (use range())")
+            if reducer is not None and "_time" in table.columns:
                 out = _fast_table(table, spec, reducer, args)
                 if out is not None:
                     yield out
@@ -239,7 +256,19 @@ def _truncate_value(t: Any, unit: Any) -> Any:
     return Time(int(truncate_ns(np.array([t.ns], dtype=np.int64), unit)[0]))
 
 
-@builtin("truncate", package="date")
+def _date_truncate_vector(ctx: Context, *, t: Any, unit: Any, location: Any = None) -> Any:
+    if location is not None:
+        raise UnsupportedError("date.truncate(): the location argument is not supported")
+    if not isinstance(t, Column):
+        return _truncate_value(t, unit)
+    if t.type != TIME:
+        raise FluxError(f"date.truncate(): t must be a time, got {t.type}")
+    if not isinstance(unit, Duration):
+        raise FluxError("date.truncate(): unit must be a duration")
+    return Column(TIME, truncate_ns(t.values, unit), t.nulls)
+
+
+@builtin("truncate", package="date", vector=_date_truncate_vector)
 def date_truncate(ctx: Context, tables: None, *, t: Any, unit: Any, location: Any = None) -> Any:
     if location is not None:
         raise UnsupportedError("date.truncate(): the location argument is not supported")

@@ -31,7 +31,8 @@ class WindowSpec:
                 raise FluxError(f"{fn}(): argument {name!r} must be a duration")
         if not isinstance(every, Duration):
             raise FluxError(f"{fn}(): missing required argument 'every'")
-        spec = cls(every, period if isinstance(period, Duration) else every, offset or Duration(), fn)
+        shift = offset if isinstance(offset, Duration) else Duration()
+        spec = cls(every, period if isinstance(period, Duration) else every, shift, fn)
         spec.validate()
         return spec
 
