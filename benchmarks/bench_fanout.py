@@ -87,7 +87,7 @@ def main() -> None:
             with postgres_database() as url, Stack(url, redis_server.url, emulator, workdir) as stack:
                 script_id = emulator.create_script("bench", SCRIPT)
                 stack.start_worker(concurrency=concurrency, name="bench")
-                warm_rate, _ = pipeline(stack, script_id, 50, concurrency)  # worker up, pools warm
+                pipeline(stack, script_id, 50, concurrency)  # worker up, pools warm
                 plain = plain_loop(emulator, script_id, n, concurrency)
                 rate, enqueue_s = pipeline(stack, script_id, n, concurrency)
         finally:

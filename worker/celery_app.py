@@ -101,6 +101,9 @@ import worker.metrics  # noqa: E402, F401  (the /metrics endpoint of the worker 
 @setup_logging.connect
 def _configure_logging(**_: Any) -> None:
     """Our one-line (text or JSON) logging with run/invocation ids, instead of Celery's own."""
+    import logging
+
     from app.logging import configure_logging
 
     configure_logging(get_settings())
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise; outcomes are logged

@@ -9,7 +9,6 @@ an explicit ``SCRIPTCRON_BROKER_URL`` means no local Redis, an explicit ``SCRIPT
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import socket
@@ -205,7 +204,7 @@ def up(
         Path | None, typer.Option("--data-dir", help="Where everything is kept (default: settings data_dir).")
     ] = None,
     api_port: Annotated[
-        int | None, typer.Option("--api-port", min=1, max=65535, help="Default: free.")
+        int | None, typer.Option("--api-port", min=1, max=65535, help="Default: a free port.")
     ] = None,
     emulator_port: Annotated[
         int | None, typer.Option("--emulator-port", min=1, max=65535, help="Default: a free port.")
@@ -267,20 +266,11 @@ def up(
             code = 1
     finally:
         if supervisor is not None:
-            supervisor.emit("up", "stopping", 0)
-            ignore_further_interrupts()
+            supervisor.emit("up", "stopping", 0)  # further Ctrl-C only sets the same flag again
             supervisor.stop_all()
             supervisor.emit("up", "stopped", 0)
         lock.release()
     raise typer.Exit(code)
-
-
-def ignore_further_interrupts() -> None:
-    """While stopping, further Ctrl-C presses are ignored so the stop itself is not interrupted."""
-    import signal
-
-    with contextlib.suppress(ValueError):
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def start_all(supervisor: Supervisor, plan: Plan, concurrency: int) -> None:

@@ -22,11 +22,15 @@ def test_a_batch_arrives_on_the_broker_in_order(redis_url: str) -> None:
     assert newest_first[::-1] == list(range(1, 1001))
 
 
-def test_an_unreachable_broker_raises_enqueue_error_with_nothing_sent() -> None:
+def test_an_unreachable_broker_raises_enqueue_error_then_fails_fast_for_a_while() -> None:
     with override_settings(broker_url=f"redis://127.0.0.1:{free_port()}/0"):
         app = create_celery_app()
     app.conf.broker_connection_max_retries = 1
     app.conf.task_publish_retry_policy = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1}
+    enqueuer = CeleryEnqueuer(app, pause_after_failure_s=3600)
     with pytest.raises(EnqueueError) as caught:
-        CeleryEnqueuer(app).send(constants.TASK_FIRE_RUN, constants.QUEUE_DEFAULT, [1, 2, 3])
+        enqueuer.send(constants.TASK_FIRE_RUN, constants.QUEUE_DEFAULT, [1, 2, 3])
     assert caught.value.sent == 0
+    with pytest.raises(EnqueueError, match="for now") as again:
+        enqueuer.send(constants.TASK_FIRE_RUN, constants.QUEUE_DEFAULT, [4])
+    assert again.value.sent == 0

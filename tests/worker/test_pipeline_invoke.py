@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from app import constants
 from app.db import get_engine
-from app.models import Invocation, InvocationStatus, RunStatus
+from app.models import Connection, Invocation, InvocationStatus, RunStatus
 from app.settings import Settings
 from tests.worker.pipeline_support import (
     CSV_OK,
@@ -270,6 +270,16 @@ def test_a_short_rate_limit_wait_is_slept_in_the_task(
     assert sum(clock.slept) == pytest.approx(0.25)
 
 
+def test_started_at_is_when_the_request_went_out_after_the_limiter(
+    influx: ScriptedInflux, tmp_path: Path, clock: Clock
+) -> None:
+    (first, second) = fanned_out(2, rate_per_s=4, burst=1)
+    deps = make_deps(influx, tmp_path, clock=clock, limiter=fake_limiter(clock))
+    run_invocation(first, deps)
+    run_invocation(second, deps)
+    assert get_invocation(second).started_at == T0 + timedelta(seconds=0.25)
+
+
 def test_the_concurrency_slot_is_given_back_after_the_invoke(
     influx: ScriptedInflux, tmp_path: Path, clock: Clock
 ) -> None:
@@ -289,3 +299,32 @@ def test_the_token_never_appears_in_the_recorded_error_or_the_logs(
         run_invocation(inv_id, make_deps(influx, tmp_path))
     assert TOKEN not in (get_invocation(inv_id).error or "")
     assert TOKEN not in caplog.text
+
+
+def test_a_token_that_does_not_decrypt_fails_at_once_without_calling(
+    influx: ScriptedInflux, tmp_path: Path
+) -> None:
+    (inv_id,) = fanned_out(max_attempts=5)
+    with Session(get_engine()) as session:
+        conn = session.get(Connection, 1)
+        assert conn is not None
+        conn.token_encrypted = "not-a-fernet-token"
+        session.add(conn)
+        session.commit()
+    assert run_invocation(inv_id, make_deps(influx, tmp_path)) is Outcome.FAILED
+    inv = get_invocation(inv_id)
+    assert (inv.attempts, influx.requests) == (1, [])
+    assert "does not decrypt" in (inv.error or "")
+
+
+def test_a_fault_while_planning_deliveries_does_not_undo_the_outcome(
+    influx: ScriptedInflux, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (inv_id,) = fanned_out()
+
+    def broken(_run_id: int) -> list[int]:
+        raise RuntimeError("database hiccup")
+
+    monkeypatch.setattr("worker.delivery.hooks.plan_run_deliveries", broken)
+    assert run_invocation(inv_id, make_deps(influx, tmp_path)) is Outcome.SUCCEEDED
+    assert get_run(get_invocation(inv_id).run_id).status is RunStatus.SUCCEEDED

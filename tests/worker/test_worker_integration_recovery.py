@@ -30,7 +30,9 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture
 def stack(database_url: str, redis_url: str, emulator: EmulatorServer, tmp_path: Path) -> Iterator[Stack]:
-    with Stack(database_url, redis_url, emulator, tmp_path, lease_margin_s=1.0, sweep_requeue_after_s=3.0) as value:
+    with Stack(
+        database_url, redis_url, emulator, tmp_path, lease_margin_s=1.0, sweep_requeue_after_s=3.0
+    ) as value:
         truncate(value.engine)
         yield value
 

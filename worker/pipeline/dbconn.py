@@ -1,9 +1,10 @@
 """One pooled database connection held for the whole of one invocation.
 
-An invoke talks to the database three times (claim, outcome, sometimes a wait). Holding one
+An invoke talks to the database two or three times (claim, outcome, sometimes a wait). Holding one
 connection costs one pool checkout (and one pre-ping) instead of three; single statements run in
-autocommit (a conditional UPDATE is atomic on its own: no BEGIN/COMMIT round trips), and only the
-outcome, which touches the invocation and its run together, runs in a transaction.
+autocommit (a conditional UPDATE is atomic on its own: no BEGIN/COMMIT round trips); the claim's
+commit does not wait for the disk; the outcome, which touches the invocation and its run together,
+is one durable transaction.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
 
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -42,6 +44,16 @@ class HeldConnection:
         finally:
             self._conn.rollback()
             self._conn.execution_options(isolation_level=self._default_isolation)
+
+    @contextmanager
+    def claim(self) -> Iterator[Session]:
+        """A transaction whose commit does not wait for the disk (PostgreSQL ``synchronous_commit``
+        off, this transaction only). For the claim alone: losing it in a database crash is harmless
+        (the invocation is claimed again), and the outcome's durable commit flushes it anyway."""
+        with self.transaction() as session:
+            if self._conn.dialect.name == "postgresql":
+                session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+            yield session
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -54,7 +54,12 @@ def invocation_succeeded(invocation_id: int, send: Sender) -> None:
     """Plan and send the deliveries of one invocation's result."""
     from worker.delivery.hooks import plan_invocation_deliveries
 
-    _send_deliveries(plan_invocation_deliveries(invocation_id), send)
+    try:
+        ids = plan_invocation_deliveries(invocation_id)
+    except Exception:  # the outcome is committed; a planning fault must not fail the invoke
+        logger.exception("could not plan the deliveries of invocation %s", invocation_id)
+        return
+    _send_deliveries(ids, send)
 
 
 def run_finished(run_id: int, status: RunStatus, send: Sender) -> None:
@@ -63,4 +68,9 @@ def run_finished(run_id: int, status: RunStatus, send: Sender) -> None:
 
     metrics.RUNS_TOTAL.labels(status=metrics.label(status)).inc()
     logger.info("run %s ended %s", run_id, status.value)
-    _send_deliveries(plan_run_deliveries(run_id), send)
+    try:
+        ids = plan_run_deliveries(run_id)
+    except Exception:  # the run's end is committed; a planning fault must not fail the invoke
+        logger.exception("could not plan the deliveries of run %s", run_id)
+        return
+    _send_deliveries(ids, send)

@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from app import constants, metrics
-from app.crypto import decrypt_secret
+from app.crypto import CryptoError, decrypt_secret
 from app.db import get_engine, utcnow
 from app.influx import ScriptsClient
 from app.influx.errors import (
@@ -113,7 +113,7 @@ def run_invocation(invocation_id: int, deps: InvokeDeps | None = None) -> Outcom
     """Claim and run one invocation (see the module docstring)."""
     deps = deps or default_deps()
     with HeldConnection(get_engine()) as db:
-        with db.single() as session:
+        with db.claim() as session:
             ctx = _load(session, invocation_id)
             if ctx is None:
                 logger.warning("invoke: invocation %s does not exist", invocation_id)
@@ -143,10 +143,7 @@ def _run_claimed(
         max_concurrency=conn.max_concurrency,
     )
     holder = f"{claim.invocation_id}:{claim.attempt}"
-    decision, slept = _acquire(deps, limits, holder, lease_s)
-    if decision.allowed and slept:
-        with db.single() as session:
-            runs.mark_started(session, claim, now=deps.now())
+    decision = _acquire(deps, limits, holder, lease_s)
     if not decision.allowed:
         due = deps.now() + timedelta(seconds=decision.wait_s)
         with db.single() as session:
@@ -156,13 +153,14 @@ def _run_claimed(
         metrics.INVOCATIONS_TOTAL.labels(status="waiting").inc()
         logger.info("waiting %.2f s for the rate limiter (%s)", decision.wait_s, decision.reason)
         return Outcome.RATE_LIMITED
+    started = deps.now()  # the request goes out now: the invocation's started_at
     try:
         spooled, error = _invoke(ctx, deps)
     finally:
         _release(deps, limits, holder)
     if error is None and spooled is not None:
         try:
-            return _store_and_succeed(db, ctx, claim, deps, spooled)
+            return _store_and_succeed(db, ctx, claim, deps, spooled, started)
         except PermanentStoreError as exc:
             error = PermanentError(f"result store: {exc}")
         except Exception as exc:  # a store that may work next time (S3 down, disk full ...)
@@ -170,13 +168,13 @@ def _run_claimed(
         finally:
             spooled.path.unlink(missing_ok=True)
     assert error is not None
-    return _record_error(db, ctx, claim, deps, limits, error)
+    return _record_error(db, ctx, claim, deps, limits, error, started)
 
 
-def _acquire(deps: InvokeDeps, limits: Limits, holder: str, lease_s: float) -> tuple[Decision, float]:
-    """The limiter's decision, and the seconds slept in this task waiting for it."""
+def _acquire(deps: InvokeDeps, limits: Limits, holder: str, lease_s: float) -> Decision:
+    """The limiter's decision (after sleeping through a short wait in this task)."""
     if deps.limiter is None:
-        return Decision(True, 0.0, "ok"), 0.0
+        return Decision(True, 0.0, "ok")
     slept = 0.0
 
     def sleep(seconds: float) -> None:
@@ -194,7 +192,7 @@ def _acquire(deps: InvokeDeps, limits: Limits, holder: str, lease_s: float) -> t
     if slept:
         metrics.RATELIMIT_WAITS_TOTAL.inc()
         metrics.RATELIMIT_WAIT_SECONDS.inc(slept)
-    return decision, slept
+    return decision
 
 
 def _release(deps: InvokeDeps, limits: Limits, holder: str) -> None:
@@ -221,6 +219,10 @@ def _invoke(ctx: _Context, deps: InvokeDeps) -> tuple[Spooled | None, Exception 
             spooled = spool_chunks(result.iter_bytes(), spool_dir(get_settings().data_dir))
     except InfluxError as exc:
         return None, exc
+    except CryptoError:  # the same key will fail the same way: say so once, do not retry
+        return None, PermanentError("the connection's token does not decrypt with the configured key")
+    except ValueError as exc:  # the client refused the connection's URL (the message names the field)
+        return None, PermanentError(f"connection: {exc}")
     except Exception as exc:  # a bug or a local fault: retried like a transient error, never silent
         logger.exception("invoke failed unexpectedly")
         return None, RetryableError(f"internal error: {type(exc).__name__}")
@@ -230,7 +232,12 @@ def _invoke(ctx: _Context, deps: InvokeDeps) -> tuple[Spooled | None, Exception 
 
 
 def _store_and_succeed(
-    db: HeldConnection, ctx: _Context, claim: runs.Claim, deps: InvokeDeps, spooled: Spooled
+    db: HeldConnection,
+    ctx: _Context,
+    claim: runs.Claim,
+    deps: InvokeDeps,
+    spooled: Spooled,
+    started: datetime,
 ) -> Outcome:
     key = result_key(ctx.schedule, ctx.run, ctx.invocation)
     location = deps.store.put(key, spooled.path)
@@ -243,6 +250,7 @@ def _store_and_succeed(
             size_bytes=spooled.size_bytes,
             rows=spooled.rows,
             sha256=spooled.sha256,
+            started_at=started,
         )
     metrics.INVOCATIONS_TOTAL.labels(status="succeeded").inc()
     logger.info("invocation succeeded: %d bytes, %d rows", spooled.size_bytes, spooled.rows)
@@ -273,7 +281,13 @@ def retry_reason(error: Exception) -> str:
 
 
 def _record_error(
-    db: HeldConnection, ctx: _Context, claim: runs.Claim, deps: InvokeDeps, limits: Limits, error: Exception
+    db: HeldConnection,
+    ctx: _Context,
+    claim: runs.Claim,
+    deps: InvokeDeps,
+    limits: Limits,
+    error: Exception,
+    started: datetime,
 ) -> Outcome:
     status = error.status if isinstance(error, InfluxError) else None
     retry_after = error.retry_after if isinstance(error, InfluxError) else None
@@ -300,13 +314,14 @@ def _record_error(
                 refund_attempt=False,
                 status=status,
                 error=message,
+                started_at=started,
             )
         metrics.INVOKE_RETRIES_TOTAL.labels(reason=retry_reason(error)).inc()
         metrics.INVOCATIONS_TOTAL.labels(status="waiting").inc()
         logger.info("attempt %d failed (%s); retrying in %.2f s", claim.attempt, message, delay)
         return Outcome.RETRY
     with db.transaction() as session:
-        final = runs.fail(session, claim, now=deps.now(), status=status, error=message)
+        final = runs.fail(session, claim, now=deps.now(), status=status, error=message, started_at=started)
     metrics.INVOCATIONS_TOTAL.labels(status="failed").inc()
     logger.warning("invocation failed after %d attempt(s): %s", claim.attempt, message)
     _after_terminal(claim, final, deps)

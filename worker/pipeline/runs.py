@@ -85,6 +85,7 @@ def defer(
     refund_attempt: bool,
     status: int | None = None,
     error: str | None = None,
+    started_at: datetime | None = None,
 ) -> bool:
     """Put a held invocation back as WAITING until ``due`` (a retry, or a rate-limit wait).
 
@@ -101,13 +102,10 @@ def defer(
     else:
         values["last_http_status"] = status
         values["error"] = _clip(error)
+    if started_at is not None:
+        values["started_at"] = started_at
     result = session.execute(update(Invocation).where(_held(claim)).values(**values))
     return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-def mark_started(session: Session, claim: Claim, *, now: datetime) -> None:
-    """Move ``started_at`` to when the request really goes out (after a wait for the limiter)."""
-    session.execute(update(Invocation).where(_held(claim)).values(started_at=now))
 
 
 def succeed(
@@ -120,6 +118,7 @@ def succeed(
     rows: int,
     sha256: str,
     http_status: int = 200,
+    started_at: datetime | None = None,
 ) -> RunStatus | None:
     """Record a success and count it on the run. Returns the run's final status if this ended the run.
 
@@ -139,6 +138,7 @@ def succeed(
             result_bytes=size_bytes,
             result_rows=rows,
             result_sha256=sha256,
+            **_started(started_at),
         )
     )
     if not result.rowcount:  # type: ignore[attr-defined]
@@ -147,7 +147,13 @@ def succeed(
 
 
 def fail(
-    session: Session, claim: Claim, *, now: datetime, status: int | None, error: str
+    session: Session,
+    claim: Claim,
+    *,
+    now: datetime,
+    status: int | None,
+    error: str,
+    started_at: datetime | None = None,
 ) -> RunStatus | None:
     """Record a final failure with the server's message; returns the run's end if this was it."""
     result = session.execute(
@@ -160,6 +166,7 @@ def fail(
             next_attempt_at=None,
             last_http_status=status,
             error=_clip(error),
+            **_started(started_at),
         )
     )
     if not result.rowcount:  # type: ignore[attr-defined]
@@ -212,6 +219,11 @@ class LostClaimError(Exception):
     def __init__(self, invocation_id: int) -> None:
         super().__init__(f"invocation {invocation_id} is no longer held by this worker")
         self.invocation_id = invocation_id
+
+
+def _started(started_at: datetime | None) -> dict[str, datetime]:
+    """``started_at`` moves from the claim to when the request went out (after the limiter let it)."""
+    return {} if started_at is None else {"started_at": started_at}
 
 
 def _clip(text: str | None) -> str | None:

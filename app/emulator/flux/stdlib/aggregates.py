@@ -20,10 +20,13 @@ from app.emulator.flux.errors import FluxError, UnsupportedError
 from app.emulator.flux.registry import Context, builtin, require_tables
 from app.emulator.flux.stdlib.common import (
     NUMERIC,
+    PUSHDOWN_AGGREGATES,
     column_of,
     expand_segments,
     key_columns,
+    pushdown_order,
     sequential_segment_sums,
+    storage_layout,
 )
 from app.emulator.flux.stdlib.tdigest import exact_mean_quantile, exact_selector_index, tdigest_quantile
 from app.emulator.flux.table import FLOAT, INT, UINT, Column, Table
@@ -221,7 +224,10 @@ def reduce_table(table: Table, reducer: Reducer, column: str) -> Table | None:
     segs = (np.array([0]), np.array([len(table)]))
     if reducer.aggregate is not None:
         result = reducer.aggregate(source, segs)
-        return Table(table.key, {**key_columns(table.key, table), column: result})
+        columns = {**key_columns(table.key, table), column: result}
+        if column == "_value" and reducer.name in PUSHDOWN_AGGREGATES and storage_layout(table):
+            columns = pushdown_order(columns, with_time=False)  # as InfluxDB's storage answers
+        return Table(table.key, columns)
     assert reducer.select is not None
     position = int(reducer.select(source, segs)[0])
     if position < 0:

@@ -59,6 +59,26 @@ def valid_mask(column: Column) -> np.ndarray:
     return ~column.nulls
 
 
+RAW_HEAD = ("_start", "_stop", "_time", "_value")
+PUSHDOWN_AGGREGATES = frozenset({"count", "sum", "mean", "min", "max", "first", "last"})
+
+
+def storage_layout(table: Table) -> bool:
+    """True when a table still looks as storage returned it (``_start,_stop,_time,_value`` then the
+    series' key columns): InfluxDB then computes the usual aggregates inside storage, which answers with
+    its own column order (see :func:`pushdown_order`)."""
+    names = list(table.columns)
+    return tuple(names[:4]) == RAW_HEAD and table.key_names == ("_start", "_stop", *names[4:])
+
+
+def pushdown_order(columns: dict[str, Column], with_time: bool) -> dict[str, Column]:
+    """Storage's column order for a window aggregate: ``_start,_stop[,_time],_value``, then the rest."""
+    head = ["_start", "_stop", *(["_time"] if with_time else []), "_value"]
+    ordered = {name: columns[name] for name in head if name in columns}
+    ordered.update({name: col for name, col in columns.items() if name not in ordered})
+    return ordered
+
+
 def key_without(key: GroupKey, names: Iterable[str]) -> GroupKey:
     drop = set(names)
     return tuple((name, value) for name, value in key if name not in drop)

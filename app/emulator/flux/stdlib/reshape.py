@@ -10,7 +10,15 @@ import numpy as np
 
 from app.emulator.flux.errors import FluxError
 from app.emulator.flux.registry import Context, builtin, require_tables
-from app.emulator.flux.stdlib.common import Regrouper, column_of, concat, group_rows, row_codes, string_list
+from app.emulator.flux.stdlib.common import (
+    Regrouper,
+    column_of,
+    concat,
+    group_rows,
+    row_codes,
+    storage_layout,
+    string_list,
+)
 from app.emulator.flux.table import Column, GroupKey, Table
 from app.emulator.flux.values import Stream
 
@@ -185,12 +193,26 @@ def _first_seen(codes: np.ndarray, firsts: np.ndarray) -> tuple[np.ndarray, np.n
     return rank[codes], firsts[order]
 
 
+def _sorted_pivot(parts: list[Table], row_key: list[str], col_key: list[str]) -> bool:
+    """InfluxDB runs its sorted pivot when pivot reads straight from storage with ``rowKey: ["_time"]``
+    and one column key that is a group-key column: ``_time`` first, then the key columns, then the new
+    columns in label order, rows in time order."""
+    return (
+        row_key == ["_time"]
+        and len(col_key) == 1
+        and col_key[0] not in ("_time", "_value")
+        and all(storage_layout(part) and col_key[0] in part.key_names for part in parts)
+    )
+
+
 def _pivot_group(
     key: GroupKey, parts: list[Table], row_key: list[str], col_key: list[str], value: str
 ) -> Table:
     """One output table from the input tables sharing ``key`` (the input key minus columnKey/valueColumn):
     the key and row-key columns (table order), then one column per column-key value, both rows and new
-    columns in the order first seen (as Flux's pivot builds them); the last value of a cell wins."""
+    columns in the order first seen (as Flux's pivot builds them); the last value of a cell wins. Input
+    straight from storage gets InfluxDB's sorted pivot instead (see :func:`_sorted_pivot`)."""
+    sorted_mode = _sorted_pivot(parts, row_key, col_key)
     for part in parts:
         for name in [*row_key, *col_key, value]:
             column_of(part, name, "pivot")
@@ -198,7 +220,8 @@ def _pivot_group(
     # everything but the value column in one table (the value column may change type between parts)
     merged = concat(key, [part.select([c for c in part.columns if c != value]) for part in parts], "pivot")
     keep = [c for c in merged.columns if c not in drop and (c in merged.key_names or c in row_key)]
-    row_of, firsts = _first_seen(*row_codes(merged, row_key))
+    codes, firsts = row_codes(merged, row_key)  # codes in row-key order
+    row_of, firsts = (codes, firsts) if sorted_mode else _first_seen(codes, firsts)
     n_out = len(firsts)
     out: dict[str, Column] = {name: merged.columns[name].take(firsts) for name in keep}
     built: dict[str, tuple[np.ndarray, np.ndarray, str]] = {}
@@ -222,7 +245,10 @@ def _pivot_group(
             values[targets] = source.values[rows]
             nulls[targets] = source.nulls[rows] if source.nulls is not None else False
         offset += len(part)
-    for label, (values, nulls, type_) in built.items():
+    if sorted_mode:
+        out = {name: out[name] for name in [*row_key, *(k for k, _ in key)]}
+    for label in sorted(built) if sorted_mode else built:
+        values, nulls, type_ = built[label]
         out[label] = Column(type_, values, nulls if nulls.any() else None)
     return Table(key, out)
 

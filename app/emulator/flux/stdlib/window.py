@@ -2,9 +2,11 @@
 
 ``aggregateWindow(every, fn)`` is Flux's ``window |> fn(column) |> duplicate(timeSrc, as: timeDst) |>
 window(every: inf)``: one output table per input table (same group key, ``_start``/``_stop`` of the
-range), the aggregated column, then the window's ``timeSrc`` bound as ``timeDst`` (appended last).
-For the builtin aggregates and selectors it runs in one vectorised pass over each table; any other ``fn``
-(an arrow function, ``quantile`` with arguments...) goes through real window tables.
+range), the aggregated column, then the window's ``timeSrc`` bound as ``timeDst`` (appended last; in
+storage's ``_start,_stop,_time,_value,...`` order when InfluxDB would compute it in storage, see
+:func:`_layout`). For the builtin aggregates and selectors it runs in one vectorised pass over each
+table; any other ``fn`` (an arrow function, ``quantile`` with arguments...) goes through real window
+tables.
 """
 
 from __future__ import annotations
@@ -18,7 +20,15 @@ from app.emulator.flux.errors import FluxError, UnsupportedError
 from app.emulator.flux.registry import Context, builtin, lookup, require_tables
 from app.emulator.flux.stdlib.aggregates import REDUCERS, Reducer
 from app.emulator.flux.stdlib.calls import call_with_tables
-from app.emulator.flux.stdlib.common import Regrouper, column_of, concat, time_column
+from app.emulator.flux.stdlib.common import (
+    PUSHDOWN_AGGREGATES,
+    Regrouper,
+    column_of,
+    concat,
+    pushdown_order,
+    storage_layout,
+    time_column,
+)
 from app.emulator.flux.stdlib.windowing import Windows, WindowSpec, compute_windows, truncate_ns
 from app.emulator.flux.table import TIME, Column, GroupKey, Table
 from app.emulator.flux.values import Duration, Function, Time
@@ -133,7 +143,9 @@ def _fast_table(table: Table, spec: WindowSpec, reducer: Reducer, args: dict[str
         columns[column] = reducer.aggregate(source, segs)
         columns.pop(time_dst, None)
         columns[time_dst] = Column(TIME, stamps.astype(np.int64))
-        return Table(tuple((k, v) for k, v in key if k != time_dst), columns)
+        return Table(
+            tuple((k, v) for k, v in key if k != time_dst), _layout(table, spec, reducer, args, columns)
+        )
     assert reducer.select is not None
     picks = reducer.select(source, segs)
     keep = picks >= 0
@@ -144,7 +156,24 @@ def _fast_table(table: Table, spec: WindowSpec, reducer: Reducer, args: dict[str
         if name in ("_start", "_stop"):
             columns[name] = Column.constant(TIME, value, count)
     columns[time_dst] = Column(TIME, stamps[keep].astype(np.int64))
-    return Table(tuple((k, v) for k, v in key if k != time_dst), columns)
+    return Table(tuple((k, v) for k, v in key if k != time_dst), _layout(table, spec, reducer, args, columns))
+
+
+def _layout(
+    table: Table, spec: WindowSpec, reducer: Reducer, args: dict[str, Any], columns: dict[str, Column]
+) -> dict[str, Column]:
+    """InfluxDB computes ``aggregateWindow`` inside storage when the input comes straight from storage
+    and the call is one it can push down; storage then answers ``_start,_stop,_time,_value,<series key>``.
+    Otherwise Flux's own order stands: key columns, the value, then ``timeDst`` last."""
+    pushable = (
+        reducer.name in PUSHDOWN_AGGREGATES
+        and args["column"] == "_value"
+        and args["timeDst"] == "_time"
+        and spec.every == spec.period
+        and not spec.offset.is_negative
+        and storage_layout(table)
+    )
+    return pushdown_order(columns, with_time=True) if pushable else columns
 
 
 def _output_key(table: Table, bounds: tuple[int, int] | None) -> GroupKey:
