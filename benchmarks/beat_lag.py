@@ -101,7 +101,12 @@ def lags_of_first_round(stack: Stack, until: datetime) -> tuple[list[float], lis
     stmt = (
         sa.select(Run.scheduled_for, Run.created_at, Invocation.started_at)
         .join(Invocation, Invocation.run_id == Run.id)  # type: ignore[arg-type]
-        .where(Run.scheduled_for < until, Invocation.started_at.is_not(None))  # type: ignore[union-attr]
+        .join(Schedule, Schedule.id == Run.schedule_id)  # type: ignore[arg-type]
+        .where(
+            Schedule.name.startswith("lag-"),  # type: ignore[attr-defined]
+            Run.scheduled_for < until,
+            Invocation.started_at.is_not(None),  # type: ignore[union-attr]
+        )
     )
     with Session(stack.engine) as session:
         rows = session.exec(stmt).all()  # type: ignore[call-overload]
@@ -119,7 +124,13 @@ def measure_lag(pg_url: str, redis_url: str, workdir: Path) -> None:
             stack.start_worker(concurrency=WORKER_PROCESSES, name="lag")
             baseline(stack, script_id)  # warm up: worker processes, pools, the emulator
             direct = baseline(stack, script_id)
-            env = {**os.environ, **stack.env(), "SCRIPTCRON_BEAT_TICK_S": "1", "SCRIPTCRON_METRICS_PORT": "0"}
+            env = {
+                **os.environ,
+                **stack.env(),
+                "SCRIPTCRON_BEAT_TICK_S": str(constants.BEAT_TICK_S),  # the defaults, not the test stack's
+                "SCRIPTCRON_SWEEP_REQUEUE_AFTER_S": str(constants.DEFAULT_SWEEP_REQUEUE_AFTER_S),
+                "SCRIPTCRON_METRICS_PORT": "0",
+            }
             with open(workdir / "beat.log", "wb") as log:
                 beat = subprocess.Popen(scriptcron_cmd("beat"), env=env, stdout=log, stderr=subprocess.STDOUT)
             wait_for_text(workdir / "beat.log", "beat: Starting")

@@ -15,8 +15,9 @@ One small Lua script (atomic in Redis, one round trip) decides a request:
    size: ``burst`` at once, then one every ``1/rate`` seconds.
 
 The slot is taken only when the rate allows too, so a request waiting for the rate holds no slot.
-Clocks: ``now`` comes from the worker's clock (``time.time`` by default, NTP-synced in a fleet);
-tests inject one.
+Clock: the Redis server's ``TIME``, one clock for the whole fleet (no skew between machines); the
+decision returns it as the admission time, which the pipeline records as the request's start. Tests
+inject a clock instead.
 """
 
 from __future__ import annotations
@@ -35,21 +36,25 @@ CONCURRENCY_RETRY_S = 0.1  # hint when every slot is busy (the holders' ends are
 _ACQUIRE_LUA = """
 local gcra_key, slots_key, pause_key = KEYS[1], KEYS[2], KEYS[3]
 local now = tonumber(ARGV[1])
+if now < 0 then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
 local interval = tonumber(ARGV[2])
 local tau = tonumber(ARGV[3])
 local max_slots = tonumber(ARGV[4])
-local lease_until = tonumber(ARGV[5])
+local lease_until = now + tonumber(ARGV[5])
 local member = ARGV[6]
 local paused_until = tonumber(redis.call('GET', pause_key) or '0')
 if paused_until > now then
-  return {0, string.format('%.17g', paused_until - now), 'pause'}
+  return {0, string.format('%.17g', paused_until - now), 'pause', string.format('%.17g', now)}
 end
 local holding = false
 if max_slots > 0 then
   redis.call('ZREMRANGEBYSCORE', slots_key, '-inf', now)
   holding = redis.call('ZSCORE', slots_key, member) ~= false
   if (not holding) and redis.call('ZCARD', slots_key) >= max_slots then
-    return {0, tostring(-1), 'concurrency'}
+    return {0, tostring(-1), 'concurrency', string.format('%.17g', now)}
   end
 end
 if interval > 0 then
@@ -57,7 +62,7 @@ if interval > 0 then
   if tat < now then tat = now end
   local allow_at = tat - tau
   if allow_at > now then
-    return {0, string.format('%.17g', allow_at - now), 'rate'}
+    return {0, string.format('%.17g', allow_at - now), 'rate', string.format('%.17g', now)}
   end
   local new_tat = tat + interval
   redis.call('SET', gcra_key, string.format('%.17g', new_tat), 'PX', math.ceil((new_tat - now + 1) * 1000))
@@ -66,14 +71,15 @@ if max_slots > 0 then
   redis.call('ZADD', slots_key, lease_until, member)
   redis.call('PEXPIRE', slots_key, math.ceil((lease_until - now + 1) * 1000))
 end
-return {1, '0', 'ok'}
+return {1, '0', 'ok', string.format('%.17g', now)}
 """
 
 _PAUSE_LUA = """
-local until_ts = tonumber(ARGV[1])
+local seconds = tonumber(ARGV[2])
+local until_ts = tonumber(ARGV[1]) + seconds
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if until_ts > current then
-  redis.call('SET', KEYS[1], string.format('%.17g', until_ts), 'PX', math.ceil(tonumber(ARGV[2]) * 1000))
+  redis.call('SET', KEYS[1], string.format('%.17g', until_ts), 'PX', math.ceil((seconds + 1) * 1000))
   return 1
 end
 return 0
@@ -108,12 +114,13 @@ class Decision:
     allowed: bool
     wait_s: float
     reason: str
+    at: float | None = None  # the limiter's clock (Unix seconds) when it decided
 
 
 class RateLimiter:
     """The fleet-wide limiter. ``client`` is a redis.Redis (or fakeredis) client."""
 
-    def __init__(self, client: redis.Redis, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, client: redis.Redis, *, clock: Callable[[], float] | None = None) -> None:
         self.client = client
         self.clock = clock
         self._acquire = client.register_script(_ACQUIRE_LUA)
@@ -126,25 +133,26 @@ class RateLimiter:
 
     def try_acquire(self, limits: Limits, holder: str, *, lease_s: float) -> Decision:
         """Take a rate token and a slot for ``holder`` (leased ``lease_s``), or say how long to wait."""
-        now = self.clock()
-        allowed, wait, reason = self._acquire(
+        now = self.clock() if self.clock is not None else -1.0  # -1: the script reads Redis TIME
+        allowed, wait, reason, at = self._acquire(
             keys=list(self.keys(limits.connection_id)),
             args=[
                 repr(now),
                 repr(limits.emission_interval_s),
                 repr(limits.tolerance_s),
                 limits.max_concurrency,
-                repr(now + lease_s),
+                repr(lease_s),
                 holder,
             ],
         )
-        reason = reason.decode() if isinstance(reason, bytes) else str(reason)
-        wait_s = float(wait.decode() if isinstance(wait, bytes) else wait)
+        reason = _text(reason)
+        wait_s = float(_text(wait))
+        decided_at = float(_text(at))
         if int(allowed) == 1:
-            return Decision(True, 0.0, reason)
+            return Decision(True, 0.0, reason, decided_at)
         if reason == "concurrency":
             wait_s = CONCURRENCY_RETRY_S
-        return Decision(False, max(MIN_WAIT_S, wait_s), reason)
+        return Decision(False, max(MIN_WAIT_S, wait_s), reason, decided_at)
 
     def acquire(
         self,
@@ -172,18 +180,27 @@ class RateLimiter:
         """Pause every worker's requests to this connection for ``seconds`` (extends, never shortens)."""
         if seconds <= 0 or not math.isfinite(seconds):
             return
-        now = self.clock()
-        self._pause(keys=[self.keys(connection_id)[2]], args=[repr(now + seconds), repr(seconds + 1)])
+        self._pause(keys=[self.keys(connection_id)[2]], args=[repr(self._now()), repr(seconds)])
 
     def paused_for(self, connection_id: int) -> float:
         """Seconds left of this connection's pause (0 when not paused)."""
         raw = self.client.get(self.keys(connection_id)[2])
         if raw is None:
             return 0.0
-        return max(0.0, float(raw) - self.clock())
+        return max(0.0, float(raw) - self._now())
 
     def holders(self, connection_id: int) -> list[str]:
         """The current slot holders whose lease has not passed."""
-        now = self.clock()
-        members = self.client.zrangebyscore(self.keys(connection_id)[1], now, "+inf")
+        members = self.client.zrangebyscore(self.keys(connection_id)[1], self._now(), "+inf")
         return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+
+    def _now(self) -> float:
+        """The limiter's clock: the injected one, else the Redis server's."""
+        if self.clock is not None:
+            return self.clock()
+        seconds, micros = self.client.time()
+        return float(seconds) + float(micros) / 1_000_000
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -10,9 +10,9 @@ from app.cli import api as api_cli
 from app.cli import beat as beat_cli
 from app.cli import connections as connections_cli
 from app.cli import db as db_cli
+from app.cli import emulator, scripts
 from app.cli import runs as runs_cli
 from app.cli import schedules as schedules_cli
-from app.cli import emulator, scripts
 from app.cli import up as up_cli
 from app.cli import worker as worker_cli
 

@@ -51,7 +51,9 @@ def live_api(tmp_path: Path, sqlite_template: Path, redis_url: str) -> Iterator[
 
         port = free_port()
         server = uvicorn.Server(
-            uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning")
+            uvicorn.Config(
+                create_app(), host="127.0.0.1", port=port, log_config=None, log_level=None, access_log=False
+            )
         )
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()

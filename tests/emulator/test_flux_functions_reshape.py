@@ -168,3 +168,19 @@ def test_distinct_of_strings_and_set_of_an_existing_column(data) -> None:  # typ
     assert [r["_value"] for r in records(text)] == ["kitchen", "living", "attic"]
     text = invoke_csv(data, TEMP + ' |> set(key: "_field", value: "temp") |> last()')
     assert {r["_field"] for r in records(text)} == {"temp"}
+
+
+def test_pivot_not_straight_from_storage_keeps_first_seen_order(data) -> None:  # type: ignore[no-untyped-def]
+    # map takes the table out of storage's layout: Flux's own pivot (new columns as first seen)
+    text = invoke_csv(
+        data,
+        TEMP + ' |> filter(fn: (r) => r.room == "kitchen") |> map(fn: (r) => ({r with k: r._value < 21.0}))'
+        ' |> pivot(rowKey: ["_time"], columnKey: ["k"], valueColumn: "_value")',
+    )
+    assert rows(text)[0][-2:] == ["true", "false"]
+    assert [(r["true"], r["false"]) for r in records(text)] == [("20.5", ""), ("", "21.5")]
+
+
+def test_window_every_inf_is_a_400_naming_it(data) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(FluxError, match="inf"):
+        invoke_csv(data, TEMP + " |> window(every: inf)")

@@ -130,14 +130,23 @@ def test_secrets_in_arguments_and_tracebacks_never_reach_the_output(capture) -> 
     assert output.count("***") >= 2
 
 
-def test_uvicorn_loggers_are_routed_through_the_scriptcron_handler(capture) -> None:
+@pytest.fixture
+def access_logger() -> Iterator[logging.Logger]:
+    """uvicorn's access logger as uvicorn leaves it (its own handler, no propagation); restored after."""
     access = logging.getLogger("uvicorn.access")
-    own = logging.StreamHandler(io.StringIO())
-    access.addHandler(own)
+    saved = (list(access.handlers), access.propagate, access.level, access.disabled)
+    access.handlers[:] = [logging.StreamHandler(io.StringIO())]
     access.propagate = False
+    access.setLevel(logging.INFO)
+    access.disabled = False
+    yield access
+    access.handlers[:], access.propagate, access.level, access.disabled = saved
+
+
+def test_uvicorn_loggers_are_routed_through_the_scriptcron_handler(capture, access_logger) -> None:
     stream = configure(capture, log_json=True)
-    access.info('127.0.0.1 - "GET /api/v1/runs?token=%s HTTP/1.1" 200', "leaky123")
+    access_logger.info('127.0.0.1 - "GET /api/v1/runs?token=%s HTTP/1.1" 200', "leaky123")
     record = json.loads(stream.getvalue())
     assert record["logger"] == "uvicorn.access"
     assert "leaky123" not in record["message"]
-    assert own not in access.handlers
+    assert access_logger.handlers == []

@@ -59,3 +59,16 @@ def test_the_script_is_loaded_again_after_redis_forgets_it(redis_url: str) -> No
     assert limiter.try_acquire(limits, "a", lease_s=5).allowed
     redis.Redis.from_url(redis_url).script_flush()
     assert limiter.try_acquire(limits, "b", lease_s=5).allowed
+
+
+def test_without_an_injected_clock_the_redis_server_clock_decides(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    limiter = RateLimiter(client)
+    seconds, micros = client.time()
+    decision = limiter.try_acquire(Limits(5, 1, 1, 0), "a", lease_s=5)
+    assert decision.allowed
+    assert decision.at is not None
+    assert abs(decision.at - (seconds + micros / 1e6)) < 5
+    assert not limiter.try_acquire(
+        Limits(5, 1, 1, 0), "b", lease_s=5
+    ).allowed  # 1/s: the next is a second away

@@ -20,7 +20,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 import httpx
@@ -153,7 +153,8 @@ def _run_claimed(
         metrics.INVOCATIONS_TOTAL.labels(status="waiting").inc()
         logger.info("waiting %.2f s for the rate limiter (%s)", decision.wait_s, decision.reason)
         return Outcome.RATE_LIMITED
-    started = deps.now()  # the request goes out now: the invocation's started_at
+    # the request goes out now: the invocation's started_at (the limiter's clock when it decided)
+    started = datetime.fromtimestamp(decision.at, UTC) if decision.at is not None else deps.now()
     try:
         spooled, error = _invoke(ctx, deps)
     finally:
