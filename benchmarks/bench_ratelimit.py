@@ -12,6 +12,7 @@ same pipeline on a connection with no rate limit, which shows that the limiter i
 
 from __future__ import annotations
 
+import itertools
 import os
 import tempfile
 from datetime import datetime
@@ -87,7 +88,7 @@ def main() -> None:
     deviation = achieved / rate - 1
     verdict = "met" if abs(deviation) <= RATE_TOLERANCE else "MISSED"
     print(f"  achieved {achieved:.2f} requests/s = {achieved / rate:.3f} x R (target within 5%): {verdict}")
-    gaps = sorted(((b - a), a) for a, b in zip(limited, limited[1:], strict=False))[-5:]
+    gaps = sorted(((b - a), a) for a, b in itertools.pairwise(limited))[-5:]
     print("  longest gaps between requests: " + ", ".join(f"{g:.2f} s at {t:.1f} s" for g, t in gaps))
     verdict = "met" if peak <= burst else "MISSED"
     print(

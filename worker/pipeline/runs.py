@@ -6,14 +6,18 @@
 - Run counters are incremented in SQL (``succeeded = succeeded + 1``), never read-modify-write.
 - A run finishes exactly once: the counter increment itself ends the run when it is the last one
   (``status = CASE WHEN status = 'running' AND succeeded + failed + 1 >= total THEN ... END``).
+- The hot statements (claim, outcome, count) are built once at import, with bind parameters, and run
+  on the session's Core connection: no statement building, cache-key hashing or ORM bulk-update
+  machinery per invoke (that was most of an invoke's CPU time).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, literal, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, func, literal, or_, select, update
 from sqlmodel import Session
 
 from app.models import Invocation, InvocationStatus, Run, RunStatus
@@ -22,8 +26,14 @@ ERROR_MAX_CHARS = 4000
 _PARTIAL = literal(RunStatus.PARTIALLY_FAILED.value)
 CLAIMABLE = (InvocationStatus.PENDING, InvocationStatus.QUEUED)
 
-_inv = Invocation.__table__.c  # type: ignore[attr-defined]
-_run = Run.__table__.c  # type: ignore[attr-defined]
+_INV_TABLE = Invocation.__table__  # type: ignore[attr-defined]
+_RUN_TABLE = Run.__table__  # type: ignore[attr-defined]
+_inv = _INV_TABLE.c
+_run = _RUN_TABLE.c
+
+
+def _time_param(name: str) -> Any:
+    return bindparam(name, type_=_inv.started_at.type)
 
 
 @dataclass(frozen=True)
@@ -35,35 +45,44 @@ class Claim:
     attempt: int
 
 
+_CLAIM = (
+    update(_INV_TABLE)
+    .where(
+        _inv.id == bindparam("p_id"),
+        or_(
+            _inv.status.in_(CLAIMABLE),
+            and_(
+                _inv.status == InvocationStatus.WAITING,
+                or_(_inv.next_attempt_at.is_(None), _inv.next_attempt_at <= _time_param("p_now")),
+            ),
+            and_(_inv.status == InvocationStatus.RUNNING, _inv.lease_expires_at < _time_param("p_now")),
+        ),
+    )
+    .values(
+        status=InvocationStatus.RUNNING,
+        attempts=_inv.attempts + 1,
+        started_at=_time_param("p_now"),
+        lease_expires_at=_time_param("p_lease_until"),
+        next_attempt_at=None,
+    )
+    .returning(_inv.run_id, _inv.attempts)
+)
+
+
 def claim_invocation(session: Session, invocation_id: int, *, now: datetime, lease_s: float) -> Claim | None:
     """Take an invocation for this worker: PENDING/QUEUED, WAITING and due, or RUNNING with a passed lease.
 
     Returns None (and changes nothing) when it is terminal, running under a live lease, or waiting and
     not yet due.
     """
-    stmt = (
-        update(Invocation)
-        .where(
-            _inv.id == invocation_id,
-            or_(
-                _inv.status.in_(CLAIMABLE),
-                and_(
-                    _inv.status == InvocationStatus.WAITING,
-                    or_(_inv.next_attempt_at.is_(None), _inv.next_attempt_at <= now),
-                ),
-                and_(_inv.status == InvocationStatus.RUNNING, _inv.lease_expires_at < now),
-            ),
+    row = (
+        session.connection()
+        .execute(
+            _CLAIM,
+            {"p_id": invocation_id, "p_now": now, "p_lease_until": now + timedelta(seconds=lease_s)},
         )
-        .values(
-            status=InvocationStatus.RUNNING,
-            attempts=_inv.attempts + 1,
-            started_at=now,
-            lease_expires_at=now + timedelta(seconds=lease_s),
-            next_attempt_at=None,
-        )
-        .returning(_inv.run_id, _inv.attempts)
+        .first()
     )
-    row = session.execute(stmt).first()
     if row is None:
         return None
     return Claim(invocation_id=invocation_id, run_id=int(row[0]), attempt=int(row[1]))
@@ -108,6 +127,46 @@ def defer(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def _held_params() -> ColumnElement[bool]:
+    return and_(
+        _inv.id == bindparam("p_id"),
+        _inv.status == InvocationStatus.RUNNING,
+        _inv.attempts == bindparam("p_attempt"),
+    )
+
+
+_ENDED_VALUES: dict[str, Any] = {
+    "finished_at": _time_param("p_now"),
+    "lease_expires_at": None,
+    "next_attempt_at": None,
+    "last_http_status": bindparam("p_http_status", type_=_inv.last_http_status.type),
+    # ``started_at`` moves from the claim to when the request went out (after the limiter let it)
+    "started_at": func.coalesce(_time_param("p_started"), _inv.started_at),
+}
+_SUCCEED = (
+    update(_INV_TABLE)
+    .where(_held_params())
+    .values(
+        status=InvocationStatus.SUCCEEDED,
+        error=None,
+        result_location=bindparam("p_location", type_=_inv.result_location.type),
+        result_bytes=bindparam("p_bytes", type_=_inv.result_bytes.type),
+        result_rows=bindparam("p_rows", type_=_inv.result_rows.type),
+        result_sha256=bindparam("p_sha256", type_=_inv.result_sha256.type),
+        **_ENDED_VALUES,
+    )
+)
+_FAIL = (
+    update(_INV_TABLE)
+    .where(_held_params())
+    .values(
+        status=InvocationStatus.FAILED,
+        error=bindparam("p_error", type_=_inv.error.type),
+        **_ENDED_VALUES,
+    )
+)
+
+
 def succeed(
     session: Session,
     claim: Claim,
@@ -122,26 +181,24 @@ def succeed(
 ) -> RunStatus | None:
     """Record a success and count it on the run. Returns the run's final status if this ended the run.
 
-    Returns None too when this holder lost the invocation (its lease passed and another worker took it).
+    Raises LostClaimError (changing nothing) when this holder lost the invocation (its lease passed
+    and another worker took it).
     """
-    result = session.execute(
-        update(Invocation)
-        .where(_held(claim))
-        .values(
-            status=InvocationStatus.SUCCEEDED,
-            finished_at=now,
-            lease_expires_at=None,
-            next_attempt_at=None,
-            last_http_status=http_status,
-            error=None,
-            result_location=location,
-            result_bytes=size_bytes,
-            result_rows=rows,
-            result_sha256=sha256,
-            **_started(started_at),
-        )
+    result = session.connection().execute(
+        _SUCCEED,
+        {
+            "p_id": claim.invocation_id,
+            "p_attempt": claim.attempt,
+            "p_now": now,
+            "p_http_status": http_status,
+            "p_started": started_at,
+            "p_location": location,
+            "p_bytes": size_bytes,
+            "p_rows": rows,
+            "p_sha256": sha256,
+        },
     )
-    if not result.rowcount:  # type: ignore[attr-defined]
+    if not result.rowcount:
         raise LostClaimError(claim.invocation_id)
     return count_outcome(session, claim.run_id, succeeded=True, now=now)
 
@@ -156,22 +213,46 @@ def fail(
     started_at: datetime | None = None,
 ) -> RunStatus | None:
     """Record a final failure with the server's message; returns the run's end if this was it."""
-    result = session.execute(
-        update(Invocation)
-        .where(_held(claim))
-        .values(
-            status=InvocationStatus.FAILED,
-            finished_at=now,
-            lease_expires_at=None,
-            next_attempt_at=None,
-            last_http_status=status,
-            error=_clip(error),
-            **_started(started_at),
-        )
+    result = session.connection().execute(
+        _FAIL,
+        {
+            "p_id": claim.invocation_id,
+            "p_attempt": claim.attempt,
+            "p_now": now,
+            "p_http_status": status,
+            "p_started": started_at,
+            "p_error": _clip(error),
+        },
     )
-    if not result.rowcount:  # type: ignore[attr-defined]
+    if not result.rowcount:
         raise LostClaimError(claim.invocation_id)
     return count_outcome(session, claim.run_id, succeeded=False, now=now)
+
+
+def _count_statement(succeeded: bool) -> Any:
+    """``UPDATE run``: one more succeeded (or failed) and, when it is the last, the run's end."""
+    ends = and_(_run.status == RunStatus.RUNNING, _run.succeeded + _run.failed + 1 >= _run.total)
+    if succeeded:
+        counter = {"succeeded": _run.succeeded + 1}
+        final = case((_run.failed == 0, literal(RunStatus.SUCCEEDED.value)), else_=_PARTIAL)
+    else:
+        counter = {"failed": _run.failed + 1}
+        final = case((_run.succeeded == 0, literal(RunStatus.FAILED.value)), else_=_PARTIAL)
+    return (
+        update(_RUN_TABLE)
+        .where(_run.id == bindparam("p_run_id"))
+        .values(
+            **counter,
+            status=case((ends, final), else_=_run.status),
+            finished_at=case(
+                (ends, bindparam("ended_at", type_=_run.finished_at.type)), else_=_run.finished_at
+            ),
+        )
+        .returning(_run.status, _run.succeeded, _run.failed, _run.total)
+    )
+
+
+_COUNT = {True: _count_statement(True), False: _count_statement(False)}
 
 
 def count_outcome(session: Session, run_id: int, *, succeeded: bool, now: datetime) -> RunStatus | None:
@@ -181,25 +262,7 @@ def count_outcome(session: Session, run_id: int, *, succeeded: bool, now: dateti
     the concurrent increments exactly one sees ``succeeded + failed + 1 >= total`` on a RUNNING run.
     Returns the run's final status when this call ended it, else None.
     """
-    ends = and_(_run.status == RunStatus.RUNNING, _run.succeeded + _run.failed + 1 >= _run.total)
-    if succeeded:
-        counter = {"succeeded": _run.succeeded + 1}
-        final = case((_run.failed == 0, literal(RunStatus.SUCCEEDED.value)), else_=_PARTIAL)
-    else:
-        counter = {"failed": _run.failed + 1}
-        final = case((_run.succeeded == 0, literal(RunStatus.FAILED.value)), else_=_PARTIAL)
-    row = session.execute(
-        update(Run)
-        .where(_run.id == run_id)
-        .values(
-            **counter,
-            status=case((ends, final), else_=_run.status),
-            finished_at=case(
-                (ends, bindparam("ended_at", now, type_=_run.finished_at.type)), else_=_run.finished_at
-            ),
-        )
-        .returning(_run.status, _run.succeeded, _run.failed, _run.total)
-    ).first()
+    row = session.connection().execute(_COUNT[succeeded], {"p_run_id": run_id, "ended_at": now}).first()
     if row is None:
         return None
     status = RunStatus(row[0])
