@@ -317,6 +317,28 @@ def test_a_token_that_does_not_decrypt_fails_at_once_without_calling(
     assert "does not decrypt" in (inv.error or "")
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [("url", "ftp://influx.test", "base_url"), ("url", "not a url", "base_url"), ("token", "", "token")],
+)
+def test_a_connection_the_client_refuses_fails_at_once_naming_the_field(
+    influx: ScriptedInflux, tmp_path: Path, field: str, value: str, named: str
+) -> None:
+    (inv_id,) = fanned_out(1, max_attempts=5, **{field: value})
+    assert run_invocation(inv_id, make_deps(influx, tmp_path)) is Outcome.FAILED
+    inv = get_invocation(inv_id)
+    assert (inv.status, inv.attempts, inv.next_attempt_at, influx.requests) == (
+        InvocationStatus.FAILED,
+        1,
+        None,
+        [],
+    )
+    assert "connection 'conn-sched' is not usable" in (inv.error or "")
+    assert f"{named}:" in (inv.error or "")
+    assert "internal error" not in (inv.error or "")
+    assert get_run(inv.run_id).status is RunStatus.FAILED
+
+
 def test_a_fault_while_planning_deliveries_does_not_undo_the_outcome(
     influx: ScriptedInflux, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
 
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -52,7 +51,7 @@ class HeldConnection:
         (the invocation is claimed again), and the outcome's durable commit flushes it anyway."""
         with self.transaction() as session:
             if self._conn.dialect.name == "postgresql":
-                session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+                session.connection().exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
             yield session
 
     @contextmanager

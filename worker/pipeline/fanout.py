@@ -172,3 +172,5 @@ def send_pending(run_id: int, send: Sender, *, now: Callable[[], datetime] = utc
             )
             return sent + exc.sent
         sent += len(ids)
+        if len(ids) < constants.ENQUEUE_BATCH_SIZE:  # that was the last PENDING one: spare a query
+            return sent

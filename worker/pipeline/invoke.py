@@ -25,7 +25,8 @@ from enum import StrEnum
 
 import httpx
 import redis
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import defer
 from sqlmodel import Session
 
 from app import constants, metrics
@@ -98,14 +99,24 @@ class _Context:
     connection: Connection
 
 
+# The schedule's parameter lists are the run's business (fire_run), not an invoke's: a matrix of
+# 10,000 values would otherwise be fetched and JSON-decoded by every one of its 10,000 invokes.
+# ``raiseload``: reading them here is a bug that fails loudly instead of a hidden extra query.
+_LOAD = (
+    select(Invocation, Run, Schedule, Connection)
+    .join(Run, Run.id == Invocation.run_id)  # type: ignore[arg-type]
+    .join(Schedule, Schedule.id == Run.schedule_id)  # type: ignore[arg-type]
+    .join(Connection, Connection.id == Schedule.connection_id)  # type: ignore[arg-type]
+    .where(Invocation.id == bindparam("p_id"))  # type: ignore[arg-type]
+    .options(
+        defer(Schedule.params, raiseload=True),  # type: ignore[arg-type]
+        defer(Schedule.param_matrix, raiseload=True),  # type: ignore[arg-type]
+    )
+)
+
+
 def _load(session: Session, invocation_id: int) -> _Context | None:
-    row = session.execute(
-        select(Invocation, Run, Schedule, Connection)
-        .join(Run, Run.id == Invocation.run_id)  # type: ignore[arg-type]
-        .join(Schedule, Schedule.id == Run.schedule_id)  # type: ignore[arg-type]
-        .join(Connection, Connection.id == Schedule.connection_id)  # type: ignore[arg-type]
-        .where(Invocation.id == invocation_id)  # type: ignore[arg-type]
-    ).first()
+    row = session.execute(_LOAD, {"p_id": invocation_id}).first()
     return None if row is None else _Context(*row)
 
 
@@ -205,25 +216,36 @@ def _release(deps: InvokeDeps, limits: Limits, holder: str) -> None:
         logger.warning("could not release a concurrency slot; its lease will")
 
 
+def _scripts_client(ctx: _Context, deps: InvokeDeps, timeout_s: float) -> ScriptsClient:
+    """The scripts client for the invocation's connection.
+
+    Raises PermanentError when the stored connection cannot work whatever the retries: a token that
+    does not decrypt with the configured key, or one the client refuses (empty), a base URL that is
+    not http(s) with a host, or a schedule without a script id. The message names the field; it
+    never holds the token.
+    """
+    try:
+        token = decrypt_secret(ctx.connection.token_encrypted)
+    except CryptoError:  # the same key will fail the same way: say so once, do not retry
+        raise PermanentError("the connection's token does not decrypt with the configured key") from None
+    if not ctx.schedule.script_id:
+        raise PermanentError("schedule: script_id must not be empty")
+    try:
+        return ScriptsClient(ctx.connection.url, token, timeout=timeout_s, client=deps.http)
+    except ValueError as exc:  # the client's argument checks: "base_url: ...", "token: ..."
+        raise PermanentError(f"connection {ctx.connection.name!r} is not usable: {exc}") from None
+
+
 def _invoke(ctx: _Context, deps: InvokeDeps) -> tuple[Spooled | None, Exception | None]:
     """Call the script and spool its CSV; returns (spooled, None) or (None, the error)."""
     timeout_s = ctx.schedule.timeout_s
     started = time.monotonic()
     try:
-        client = ScriptsClient(
-            ctx.connection.url,
-            decrypt_secret(ctx.connection.token_encrypted),
-            timeout=timeout_s,
-            client=deps.http,
-        )
+        client = _scripts_client(ctx, deps, timeout_s)
         with client.invoke(ctx.schedule.script_id, ctx.invocation.params, timeout=timeout_s) as result:
             spooled = spool_chunks(result.iter_bytes(), spool_dir(get_settings().data_dir))
-    except InfluxError as exc:
+    except InfluxError as exc:  # the client's errors, and the permanent ones of _scripts_client
         return None, exc
-    except CryptoError:  # the same key will fail the same way: say so once, do not retry
-        return None, PermanentError("the connection's token does not decrypt with the configured key")
-    except ValueError as exc:  # the client refused the connection's URL (the message names the field)
-        return None, PermanentError(f"connection: {exc}")
     except Exception as exc:  # a bug or a local fault: retried like a transient error, never silent
         logger.exception("invoke failed unexpectedly")
         return None, RetryableError(f"internal error: {type(exc).__name__}")
