@@ -23,17 +23,11 @@ from app import constants
 from app.db import utcnow
 from app.settings import override_settings
 from tests.support.services import scriptcron_cmd
-from tests.worker.beat_support import add_schedule, postgres_engine, runs, truncate
+from tests.worker.beat_support import add_schedule, runs, truncate
 
 pytestmark = pytest.mark.integration
 WAIT_S = 60.0
 KEY = Fernet.generate_key().decode()
-
-
-@pytest.fixture(scope="module")
-def pg_engine() -> Iterator[Engine]:
-    with postgres_engine() as engine:
-        yield engine
 
 
 @pytest.fixture

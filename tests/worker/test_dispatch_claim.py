@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -20,11 +18,8 @@ from tests.worker.beat_support import (
     drive,
     finish_runs,
     get_schedule,
-    postgres_engine,
     runs,
     scheduled_times,
-    sqlite_engine,
-    truncate,
     update_schedule,
     utc,
 )
@@ -33,24 +28,6 @@ from worker.sweep import sweep
 
 SECOND = timedelta(seconds=1)
 MINUTE = timedelta(minutes=1)
-
-
-@pytest.fixture(scope="module")
-def pg_engine() -> Iterator[Engine]:
-    with postgres_engine() as engine:
-        yield engine
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        value = sqlite_engine(str(tmp_path / "beat.db"))
-        yield value
-        value.dispose()
-    else:
-        value = request.getfixturevalue("pg_engine")
-        truncate(value)
-        yield value
 
 
 @pytest.fixture

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -19,9 +17,6 @@ from tests.worker.beat_support import (
     add_run,
     add_schedule,
     get_row,
-    postgres_engine,
-    sqlite_engine,
-    truncate,
 )
 from worker.sweep import sweep
 
@@ -29,24 +24,6 @@ REQUEUE_S = 300
 NOW = T0 + timedelta(hours=1)
 LONG_AGO = NOW - timedelta(seconds=REQUEUE_S + 1)
 RECENTLY = NOW - timedelta(seconds=10)
-
-
-@pytest.fixture(scope="module")
-def pg_engine() -> Iterator[Engine]:
-    with postgres_engine() as engine:
-        yield engine
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        value = sqlite_engine(str(tmp_path / "beat.db"))
-        yield value
-        value.dispose()
-    else:
-        value = request.getfixturevalue("pg_engine")
-        truncate(value)
-        yield value
 
 
 @pytest.fixture
