@@ -59,7 +59,12 @@ CELERY_VISIBILITY_TIMEOUT_S: Final = 2 * 3600  # above the longest task (an invo
 WORKER_SOFT_SHUTDOWN_TIMEOUT_S: Final = 20.0  # on SIGTERM, let tasks finish this long, then requeue
 REDIS_SOCKET_TIMEOUT_S: Final = 5.0
 ENQUEUE_BATCH_SIZE: Final = 500  # invocations marked QUEUED and sent per batch by fire_run
-INSERT_CHUNK_ROWS: Final = 1000  # invocation rows per bulk INSERT
+INSERT_CHUNK_ROWS: Final = 1000  # invocation rows per bulk INSERT (SQLite)
+INSERT_CHUNK_ROWS_PG: Final = 10_000  # invocation rows per INSERT ... SELECT FROM unnest (PostgreSQL)
+DEFAULT_INVOKE_BATCH_SIZE: Final = 64  # invocations one invoke message carries at most (1: one each)
+INVOKE_BATCH_SPREAD: Final = 8  # a send of fewer ids than this x batch size spreads over this many messages
+INVOKE_BATCH_BUDGET_S: Final = 5.0  # a batch starts no new invocation after this; the rest go back queued
+INVOKE_BATCH_FLUSH_S: Final = 1.0  # a batch records its ended invocations at least this often
 RATELIMIT_SLEEP_MAX_S: Final = 1.0  # a rate-limit wait shorter than this sleeps in the task
 RATELIMIT_SHORT_DELAY_S: Final = 1.0  # a wait when Redis (the limiter) is unreachable
 

@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     sweep_requeue_after_s: float = Field(default=constants.DEFAULT_SWEEP_REQUEUE_AFTER_S, gt=0)
     beat_tick_s: float = Field(default=constants.BEAT_TICK_S, gt=0, le=60)
     invoke_lease_margin_s: float = Field(default=constants.INVOKE_LEASE_MARGIN_S, gt=0)
+    invoke_batch_size: int = Field(default=constants.DEFAULT_INVOKE_BATCH_SIZE, ge=1, le=500)
     log_level: str = "INFO"
     log_json: bool = False
     metrics_port: int = Field(default=constants.DEFAULT_METRICS_PORT, ge=0, le=65535)

@@ -6,13 +6,18 @@ Real components: PostgreSQL (a throwaway database), a private redis-server, the 
 plain loop does not: claim in the database, the fleet-wide limiter in Redis, the spool file with its
 SHA-256, the result store, the outcome and the run's counters.
 
-    .venv/bin/python -m benchmarks fanout          # N=10000, C=4
-    SCRIPTCRON_BENCH_FANOUT_N=2000 SCRIPTCRON_BENCH_FANOUT_C=4 .venv/bin/python -m benchmarks fanout
+The machine is shared and its speed drifts by 10-20% from one minute to the next, so the two are
+measured in interleaved rounds (plain loop, then pipeline, ``ROUNDS`` times) and judged on the median
+of the rounds' ratios; every round is printed.
+
+    .venv/bin/python -m benchmarks fanout          # N=10000, C=4, 3 rounds
+    SCRIPTCRON_BENCH_FANOUT_N=2000 SCRIPTCRON_BENCH_FANOUT_ROUNDS=1 .venv/bin/python -m benchmarks fanout
 """
 
 from __future__ import annotations
 
 import os
+import statistics
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -78,6 +83,8 @@ def pipeline(stack: Stack, script_id: str, n: int, concurrency: int) -> tuple[fl
 def main() -> None:
     n = int(os.environ.get("SCRIPTCRON_BENCH_FANOUT_N", "10000"))
     concurrency = int(os.environ.get("SCRIPTCRON_BENCH_FANOUT_C", "4"))
+    rounds = int(os.environ.get("SCRIPTCRON_BENCH_FANOUT_ROUNDS", "3"))
+    results: list[tuple[float, float, float]] = []  # (plain rate, pipeline rate, enqueue seconds)
     with tempfile.TemporaryDirectory(prefix="bench-fanout-") as tmp:
         workdir = Path(tmp)
         redis_server = RedisServer(workdir / "redis")
@@ -88,15 +95,22 @@ def main() -> None:
                 script_id = emulator.create_script("bench", SCRIPT)
                 stack.start_worker(concurrency=concurrency, name="bench")
                 pipeline(stack, script_id, 50, concurrency)  # worker up, pools warm
-                plain = plain_loop(emulator, script_id, n, concurrency)
-                rate, enqueue_s = pipeline(stack, script_id, n, concurrency)
+                for _ in range(rounds):
+                    plain = plain_loop(emulator, script_id, n, concurrency)
+                    rate, enqueue_s = pipeline(stack, script_id, n, concurrency)
+                    results.append((plain, rate, enqueue_s))
         finally:
             emulator.stop()
             redis_server.stop()
-    ratio = rate / plain
     print(f"fan-out of {n} param sets, {concurrency} worker processes vs {concurrency} plain httpx threads")
-    print(f"  inserted and enqueued all {n} invocations {enqueue_s:.2f} s after the trigger")
-    print(f"  pipeline: {rate:.0f} invocations/s (trigger -> last invocation recorded)")
-    print(f"  plain httpx loop: {plain:.0f} invocations/s")
+    for number, (plain, rate, enqueue_s) in enumerate(results, 1):
+        print(
+            f"  round {number}: pipeline {rate:.0f}/s (trigger -> last invocation recorded), plain httpx"
+            f" loop {plain:.0f}/s, ratio {rate / plain:.2f}; all enqueued {enqueue_s:.2f} s after the trigger"
+        )
+    ratio = statistics.median(rate / plain for plain, rate, _ in results)
     verdict = "met" if ratio >= TARGET_RATIO else "MISSED"
-    print(f"  ratio pipeline/plain = {ratio:.2f} (target >= {TARGET_RATIO}): {verdict}")
+    print(
+        f"  median ratio pipeline/plain over {len(results)} rounds = {ratio:.2f}"
+        f" (target >= {TARGET_RATIO}): {verdict}"
+    )

@@ -7,6 +7,8 @@ per chunk instead of one round trip per message (other transports publish immedi
 route, exchange and delivery mode are resolved once per batch, not once per message as ``send_task``
 does: that per-message routing and configuration lookup was more than half of the enqueue cost.
 Task-publish signals are not sent for these messages (nothing in the project listens to them).
+Invoke messages carry a list of invocation ids (:func:`app.enqueue.invoke_batches`): one message,
+claim and outcome commit per batch instead of per invocation; every other task carries one id.
 The beat talks to the broker only through an :class:`Enqueuer`, so tests swap in a fake that records
 what was sent (or fails on demand).
 """
@@ -20,6 +22,10 @@ from typing import Any, Protocol
 
 from celery.utils.nodenames import anon_nodename
 from kombu.utils.uuid import uuid
+
+from app import constants
+from app.enqueue import invoke_batches
+from app.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +60,15 @@ class CeleryEnqueuer:
     does nothing).
     """
 
-    def __init__(self, app: Any, *, pause_after_failure_s: float = BROKER_PAUSE_AFTER_FAILURE_S) -> None:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        pause_after_failure_s: float = BROKER_PAUSE_AFTER_FAILURE_S,
+        invoke_batch_size: int | None = None,
+    ) -> None:
         self.app = app
+        self.invoke_batch_size = invoke_batch_size
         self.pause_after_failure_s = pause_after_failure_s
         self._producer: Any | None = None
         self._paused_until = 0.0
@@ -80,6 +93,10 @@ class CeleryEnqueuer:
             return
         if time.monotonic() < self._paused_until:  # the broker just failed: do not wait on it again yet
             raise EnqueueError(f"broker unavailable; not sending {task_name} for now", sent=0)
+        messages: Sequence[int | list[int]] = ids
+        if task_name == constants.TASK_INVOKE:
+            size = self.invoke_batch_size or get_settings().invoke_batch_size
+            messages = invoke_batches(ids, size)
         sent = 0
         try:
             producer = self._get_producer()
@@ -88,23 +105,24 @@ class CeleryEnqueuer:
                 self.app.amqp.queues[queue], retry=True, **self.app.conf.task_publish_retry_policy
             )
             publish = self._publisher(producer, task_name, queue)
-            for start in range(0, len(ids), PUBLISH_CHUNK):
-                chunk = ids[start : start + PUBLISH_CHUNK]
+            for start in range(0, len(messages), PUBLISH_CHUNK):
+                chunk = messages[start : start + PUBLISH_CHUNK]
                 with producer.batch(max_size=len(chunk) + 1):
-                    for row_id in chunk:
-                        publish(row_id)
-                sent += len(chunk)
+                    for arg in chunk:
+                        publish(arg)
+                sent += sum(len(arg) if isinstance(arg, list) else 1 for arg in chunk)
         except Exception as exc:  # kombu/redis raise many kinds; all mean "not sent"
             logger.warning(
-                "broker refused %s after %d of %d messages: %s", task_name, sent, len(ids), type(exc).__name__
+                "broker refused %s after %d of %d ids: %s", task_name, sent, len(ids), type(exc).__name__
             )
             self.close()
             self._paused_until = time.monotonic() + self.pause_after_failure_s
             raise EnqueueError(f"could not send {task_name}: {type(exc).__name__}", sent=sent) from exc
 
     def _publisher(self, producer: Any, task_name: str, queue: str) -> Any:
-        """``publish(row_id)``: one ``task_name(row_id)`` message to ``queue``, routed as ``send_task``
-        routes it (a direct exchange becomes the default exchange with the queue's name as key)."""
+        """``publish(arg)``: one ``task_name(arg)`` message (an id, or a list of ids) to ``queue``, routed
+        as ``send_task`` routes it (a direct exchange becomes the default exchange with the queue's name
+        as key)."""
         amqp = self.app.amqp
         target = amqp.queues[queue]
         exchange = target.exchange
@@ -116,14 +134,14 @@ class CeleryEnqueuer:
         origin = anon_nodename()  # what send_task puts in each message, computed once
         retry_policy = self.app.conf.task_publish_retry_policy
 
-        def publish(row_id: int) -> None:
+        def publish(arg: int | list[int]) -> None:
             task_id = uuid()
             headers, properties, body, _ = amqp.as_task_v2(
                 task_id,
                 task_name,
-                args=[row_id],
+                args=[arg],
                 kwargs={},
-                argsrepr=f"[{row_id}]",  # spares a saferepr per message
+                argsrepr=f"[{arg}]",  # spares a saferepr per message
                 kwargsrepr="{}",
                 ignore_result=True,  # the database is the record
                 origin=origin,

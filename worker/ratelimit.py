@@ -14,7 +14,9 @@ One small Lua script (atomic in Redis, one round trip) decides a request:
    spaced": at most ``rate`` per second). Below one request a second, ``burst`` is the plain bucket
    size: ``burst`` at once, then one every ``1/rate`` seconds.
 
-The slot is taken only when the rate allows too, so a request waiting for the rate holds no slot.
+The slot is taken only when the rate allows too, so a request waiting for the rate holds no slot; a
+holder that asks again while holding its slot (a worker's batch, one request at a time) keeps it when
+allowed and gives it back when told to wait.
 Clock: the Redis server's ``TIME``, one clock for the whole fleet (no skew between machines); the
 decision returns it as the admission time, which the pipeline records as the request's start. Tests
 inject a clock instead.
@@ -45,16 +47,20 @@ local tau = tonumber(ARGV[3])
 local max_slots = tonumber(ARGV[4])
 local lease_until = now + tonumber(ARGV[5])
 local member = ARGV[6]
+local function deny(wait, reason)
+  if max_slots > 0 then redis.call('ZREM', slots_key, member) end
+  return {0, wait, reason, string.format('%.17g', now)}
+end
 local paused_until = tonumber(redis.call('GET', pause_key) or '0')
 if paused_until > now then
-  return {0, string.format('%.17g', paused_until - now), 'pause', string.format('%.17g', now)}
+  return deny(string.format('%.17g', paused_until - now), 'pause')
 end
 local holding = false
 if max_slots > 0 then
   redis.call('ZREMRANGEBYSCORE', slots_key, '-inf', now)
   holding = redis.call('ZSCORE', slots_key, member) ~= false
   if (not holding) and redis.call('ZCARD', slots_key) >= max_slots then
-    return {0, tostring(-1), 'concurrency', string.format('%.17g', now)}
+    return deny(tostring(-1), 'concurrency')
   end
 end
 if interval > 0 then
@@ -62,7 +68,7 @@ if interval > 0 then
   if tat < now then tat = now end
   local allow_at = tat - tau
   if allow_at > now then
-    return {0, string.format('%.17g', allow_at - now), 'rate', string.format('%.17g', now)}
+    return deny(string.format('%.17g', allow_at - now), 'rate')
   end
   local new_tat = tat + interval
   redis.call('SET', gcra_key, string.format('%.17g', new_tat), 'PX', math.ceil((new_tat - now + 1) * 1000))

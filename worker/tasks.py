@@ -7,6 +7,8 @@ RUNNING with a lease) is found again by the beat's sweep. No task ever retries w
 
 from __future__ import annotations
 
+from typing import Any
+
 from app import constants
 from worker.celery_app import celery_app
 
@@ -20,11 +22,12 @@ def fire_run(run_id: int) -> None:
 
 
 @celery_app.task(name=constants.TASK_INVOKE, queue=constants.QUEUE_INVOKE)
-def invoke(invocation_id: int) -> None:
-    """Run one invocation: claim, limits, invoke, store, record."""
-    from worker.pipeline.invoke import run_invocation
+def invoke(invocation_ids: Any) -> None:
+    """Run a batch of invocations (a list of ids, or one id): claim, limits, invoke, store, record."""
+    from worker.pipeline.invoke import run_invocations
 
-    run_invocation(int(invocation_id))
+    ids = invocation_ids if isinstance(invocation_ids, list) else [invocation_ids]
+    run_invocations([int(ident) for ident in ids])
 
 
 @celery_app.task(name=constants.TASK_DELIVER, queue=constants.QUEUE_DELIVER)

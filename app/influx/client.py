@@ -49,6 +49,7 @@ class ScriptsClient:
         self._timeout = timeout if isinstance(timeout, httpx.Timeout) else _timeout_of(float(timeout))
         self._owns_http = client is None
         self._http = client if client is not None else httpx.Client(timeout=self._timeout)
+        self._invoke_urls: dict[str, httpx.URL] = {}  # parsed once per script, not once per invoke
 
     def __repr__(self) -> str:
         return f"ScriptsClient(base_url={self._display!r})"
@@ -154,6 +155,9 @@ class ScriptsClient:
         an ``httpx.Timeout`` bounds only the network waits; ``None`` keeps the client's timeouts.
         """
         path = _script_path(script_id) + "/invoke"
+        url = self._invoke_urls.get(script_id)
+        if url is None:
+            url = self._invoke_urls[script_id] = httpx.URL(self._base + path)
         deadline: float | None = None
         http_timeout = self._timeout
         if isinstance(timeout, httpx.Timeout):
@@ -163,9 +167,7 @@ class ScriptsClient:
             deadline = time.monotonic() + float(timeout)
         body: dict[str, Any] = {"params": dict(params)} if params else {}
         headers = self._headers("application/csv")
-        request = self._http.build_request(
-            "POST", self._base + path, json=body, headers=headers, timeout=http_timeout
-        )
+        request = self._http.build_request("POST", url, json=body, headers=headers, timeout=http_timeout)
         try:
             response = self._http.send(request, stream=True)
         except httpx.HTTPError as exc:

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from app import constants
 from app.api.schemas.runs import InvocationPublic, RunDetail, RunPublic
 from app.db import utcnow
-from app.enqueue import enqueue_many
+from app.enqueue import enqueue_invocations, enqueue_many
 from app.models import Invocation, InvocationStatus, Run, RunKind, RunStatus, Schedule
 from app.services.common import get_or_404
 from app.services.errors import Conflict, InvalidInput
@@ -174,6 +174,6 @@ def retry_failed(session: Session, run_id: int) -> tuple[Run, int, int]:
         )
     )
     session.commit()
-    sent = enqueue_many(constants.TASK_INVOKE, [[ident] for ident in ids])
+    sent = enqueue_invocations(ids)
     session.refresh(run)
     return run, count, sent

@@ -119,11 +119,12 @@ def fire_runs_sent(redis_url: str) -> list[int]:
 
 
 def invokes_sent(redis_url: str) -> list[int]:
-    return [
-        args[0]
-        for name, args in sent_tasks(redis_url, constants.QUEUE_INVOKE)
-        if name == constants.TASK_INVOKE
-    ]
+    """The invocation ids of every invoke message (one message may carry a list of them)."""
+    ids: list[int] = []
+    for name, args in sent_tasks(redis_url, constants.QUEUE_INVOKE):
+        if name == constants.TASK_INVOKE:
+            ids.extend(args[0] if isinstance(args[0], list) else [args[0]])
+    return ids
 
 
 def make_connection(client: TestClient, **overrides: Any) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -90,8 +91,13 @@ def test_gzip_round_trip(tmp_path: Path) -> None:
 
 def test_keys_can_not_leave_the_folder(tmp_path: Path) -> None:
     store = FileResultStore(tmp_path / "results")
+    for key in ("../escape.csv", "a/../../escape.csv", "a/..", "a/", "."):
+        with pytest.raises(StoreUrlError):
+            store.put(key, spool(tmp_path, b"x"))
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "out").symlink_to(tmp_path)  # a folder that is a link to outside
     with pytest.raises(StoreUrlError):
-        store.put("../escape.csv", spool(tmp_path, b"x"))
+        store.put("out/escape.csv", spool(tmp_path, b"x"))
     with pytest.raises(StoreUrlError):
         store.open(f"file://{tmp_path}/elsewhere.csv").__enter__()
 
@@ -110,3 +116,15 @@ def test_spool_on_the_same_file_system_is_linked_not_copied(tmp_path: Path) -> N
     source.unlink()  # the caller removes its spool; the stored result stays
     with store.open(location) as f:
         assert f.read() == b"a,b\r\n"
+
+
+def test_a_folder_removed_after_a_put_is_made_again(tmp_path: Path) -> None:
+    store = FileResultStore(tmp_path / "results")
+    store.put("run-1/a.csv", spool(tmp_path, b"a"))
+    shutil.rmtree(tmp_path / "results" / "run-1")  # a clean-up between two results of one folder
+    location = store.put("run-1/b.csv", spool(tmp_path, b"b"))
+    with store.open(location) as f:
+        assert f.read() == b"b"
+    gz = store.put("run-1/c.csv", spool(tmp_path, b"c"), gzip=True)
+    shutil.rmtree(tmp_path / "results" / "run-1")
+    assert store.put("run-1/c.csv", spool(tmp_path, b"c"), gzip=True) == gz

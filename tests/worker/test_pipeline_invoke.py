@@ -1,4 +1,5 @@
-"""run_invocation against SQLite and a scripted InfluxDB (httpx.MockTransport): claim, limits, outcomes."""
+"""run_invocation(s) against SQLite and a scripted InfluxDB (httpx.MockTransport): claim, limits,
+outcomes; and batches: invocations claimed together, run in order, recorded together."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import update
 from sqlmodel import Session
 
 from app import constants
 from app.db import get_engine
 from app.models import Connection, Invocation, InvocationStatus, RunStatus
-from app.settings import Settings
+from app.settings import Settings, override_settings
 from tests.worker.pipeline_support import (
     CSV_OK,
     T0,
@@ -34,8 +36,9 @@ from tests.worker.pipeline_support import (
     make_deps,
     ok,
 )
+from worker.pipeline import runs
 from worker.pipeline.fanout import fire_run
-from worker.pipeline.invoke import Outcome, run_invocation
+from worker.pipeline.invoke import Outcome, run_invocation, run_invocations
 from worker.results import get_result_store
 
 
@@ -350,3 +353,189 @@ def test_a_fault_while_planning_deliveries_does_not_undo_the_outcome(
     monkeypatch.setattr("worker.delivery.hooks.plan_run_deliveries", broken)
     assert run_invocation(inv_id, make_deps(influx, tmp_path)) is Outcome.SUCCEEDED
     assert get_run(get_invocation(inv_id).run_id).status is RunStatus.SUCCEEDED
+
+
+# --- batches ----------------------------------------------------------------------------------------
+
+
+def fanned_out_run(n: int, **schedule: object) -> tuple[int, list[int]]:
+    run_id = add_run(add_schedule(matrix={"n": list(range(n))}, **schedule))  # type: ignore[arg-type]
+    fire_run(run_id, send=RecordingSender())
+    return run_id, [inv.id for inv in invocations(run_id) if inv.id is not None]
+
+
+def test_a_batch_runs_every_invocation_and_ends_the_run_once(influx: ScriptedInflux, tmp_path: Path) -> None:
+    run_id, ids = fanned_out_run(5)
+    sender = RecordingSender()
+    outcomes = run_invocations(ids, make_deps(influx, tmp_path, sender=sender))
+    assert outcomes == dict.fromkeys(ids, Outcome.SUCCEEDED)
+    assert [p["n"] for p in influx.params_sent()] == [0, 1, 2, 3, 4]  # in the message's order
+    run = get_run(run_id)
+    assert (run.status, run.succeeded, run.failed, run.total) == (RunStatus.SUCCEEDED, 5, 0, 5)
+    assert all(inv.attempts == 1 and inv.result_location for inv in invocations(run_id))
+
+
+def test_ids_not_claimable_or_unknown_are_skipped_and_the_rest_run(
+    influx: ScriptedInflux, tmp_path: Path
+) -> None:
+    _run_id, ids = fanned_out_run(3)
+    deps = make_deps(influx, tmp_path)
+    assert run_invocations([ids[0]], deps) == {ids[0]: Outcome.SUCCEEDED}
+    outcomes = run_invocations([ids[0], 999_999, ids[1], ids[1], ids[2]], deps)
+    assert outcomes == {
+        ids[0]: Outcome.SKIPPED,  # finished already: a message delivered again does nothing
+        999_999: Outcome.SKIPPED,
+        ids[1]: Outcome.SUCCEEDED,
+        ids[2]: Outcome.SUCCEEDED,
+    }
+    assert len(influx.requests) == 3
+
+
+def test_mixed_outcomes_in_one_batch_are_each_recorded(influx: ScriptedInflux, tmp_path: Path) -> None:
+    run_id, ids = fanned_out_run(3, max_attempts=3)
+    influx.responses = [ok(), error(404, "script not found"), error(500, "try later")]
+    outcomes = run_invocations(ids, make_deps(influx, tmp_path))
+    assert outcomes == {ids[0]: Outcome.SUCCEEDED, ids[1]: Outcome.FAILED, ids[2]: Outcome.RETRY}
+    states = [(inv.status, inv.attempts, inv.last_http_status) for inv in invocations(run_id)]
+    assert states == [
+        (InvocationStatus.SUCCEEDED, 1, 200),
+        (InvocationStatus.FAILED, 1, 404),
+        (InvocationStatus.WAITING, 1, 500),
+    ]
+    run = get_run(run_id)
+    assert (run.status, run.succeeded, run.failed) == (RunStatus.RUNNING, 1, 1)
+
+
+def test_an_invocation_taken_by_another_worker_mid_batch_keeps_that_workers_outcome(
+    influx: ScriptedInflux, tmp_path: Path
+) -> None:
+    run_id, ids = fanned_out_run(2)
+
+    def steal_the_first_then_answer(request: httpx.Request) -> httpx.Response:
+        # the first invocation ended but is not recorded yet: its lease passes and another worker takes it
+        with Session(get_engine()) as session:
+            session.execute(update(Invocation).where(Invocation.id == ids[0]).values(attempts=2))  # type: ignore[arg-type]
+            session.commit()
+        return ok()(request)
+
+    influx.responses = [ok(), steal_the_first_then_answer]
+    outcomes = run_invocations(ids, make_deps(influx, tmp_path))
+    assert outcomes == {ids[0]: Outcome.LOST, ids[1]: Outcome.SUCCEEDED}
+    first, second = get_invocation(ids[0]), get_invocation(ids[1])
+    assert (first.status, first.attempts, first.result_location) == (InvocationStatus.RUNNING, 2, None)
+    assert second.status is InvocationStatus.SUCCEEDED
+    assert get_run(run_id).succeeded == 1  # the lost one is counted by the worker that holds it
+
+
+def test_a_batch_past_its_budget_gives_the_rest_back_once_each(
+    influx: ScriptedInflux, tmp_path: Path, settings: Settings
+) -> None:
+    run_id, ids = fanned_out_run(4)
+    sender = RecordingSender()
+    # a lease margin of 2 ms: the batch's budget (half of it) is over after its first invocation
+    with override_settings(**{**settings.model_dump(), "invoke_lease_margin_s": 0.002}):
+        outcomes = run_invocations(ids, make_deps(influx, tmp_path, sender=sender))
+    assert outcomes == {ids[0]: Outcome.SUCCEEDED, **dict.fromkeys(ids[1:], Outcome.SKIPPED)}
+    assert sender.ids(constants.TASK_INVOKE) == ids[1:]
+    rest = [get_invocation(ident) for ident in ids[1:]]
+    assert {(inv.status, inv.attempts, inv.lease_expires_at) for inv in rest} == {
+        (InvocationStatus.QUEUED, 0, None)
+    }
+    assert all(inv.enqueued_at is not None for inv in rest)
+    assert run_invocations(ids[1:], make_deps(influx, tmp_path)) == dict.fromkeys(ids[1:], Outcome.SUCCEEDED)
+    assert get_run(run_id).status is RunStatus.SUCCEEDED
+
+
+def test_a_batch_keeps_one_slot_for_its_requests_and_gives_it_back_at_the_end(
+    influx: ScriptedInflux, tmp_path: Path, clock: Clock
+) -> None:
+    limiter = fake_limiter(clock)
+    _run_id, ids = fanned_out_run(3, max_concurrency=1)
+    seen: list[list[str]] = []
+
+    def answer_while_holding(request: httpx.Request) -> httpx.Response:
+        seen.append(limiter.holders(1))
+        return ok()(request)
+
+    influx.responses = [answer_while_holding] * 3
+    outcomes = run_invocations(ids, make_deps(influx, tmp_path, clock=clock, limiter=limiter))
+    assert outcomes == dict.fromkeys(ids, Outcome.SUCCEEDED)
+    assert len(seen[0]) == 1  # one slot ...
+    assert len({tuple(holders) for holders in seen}) == 1  # ... the same one for the whole batch
+    assert limiter.holders(1) == []
+
+
+def test_a_batch_told_to_wait_holds_no_slot(influx: ScriptedInflux, tmp_path: Path, clock: Clock) -> None:
+    limiter = fake_limiter(clock)
+    _run_id, ids = fanned_out_run(2, rate_per_s=0.1, burst=1, max_concurrency=1)
+    outcomes = run_invocations(ids, make_deps(influx, tmp_path, clock=clock, limiter=limiter))
+    assert outcomes == {ids[0]: Outcome.SUCCEEDED, ids[1]: Outcome.RATE_LIMITED}
+    assert limiter.holders(1) == []
+    assert get_invocation(ids[1]).status is InvocationStatus.WAITING
+
+
+@pytest.fixture
+def two_runs(settings: Settings) -> tuple[int, int, list[int]]:
+    first, first_ids = fanned_out_run(2)
+    second = add_run(add_schedule(matrix={"n": [0]}, name="other"))
+    fire_run(second, send=RecordingSender())
+    return first, second, first_ids + [inv.id for inv in invocations(second) if inv.id is not None]
+
+
+def test_recording_endings_of_two_runs_counts_each_run_in_one_transaction(
+    two_runs: tuple[int, int, list[int]], clock: Clock
+) -> None:
+    first, second, ids = two_runs
+    with Session(get_engine()) as session:
+        claims = runs.claim_invocations(session, ids, now=clock.now, lease_s=60)
+        endings = [
+            runs.Ending(
+                claims[ids[0]], True, clock.now, location="file:///a", size_bytes=1, rows=1, sha256="a"
+            ),
+            runs.Ending(claims[ids[1]], False, clock.now, http_status=400, error="bad"),
+            runs.Ending(
+                claims[ids[2]], True, clock.now, location="file:///b", size_bytes=1, rows=1, sha256="b"
+            ),
+        ]
+        finished = runs.record_endings(session, endings)
+        session.commit()
+    assert finished == {first: RunStatus.PARTIALLY_FAILED, second: RunStatus.SUCCEEDED}
+    assert (get_run(first).succeeded, get_run(first).failed) == (1, 1)
+
+
+def test_recording_a_batch_with_one_lost_claim_records_none_of_it(
+    two_runs: tuple[int, int, list[int]], clock: Clock
+) -> None:
+    first, _second, ids = two_runs
+    with Session(get_engine()) as session:
+        claims = runs.claim_invocations(session, ids[:2], now=clock.now, lease_s=60)
+        session.commit()
+        stale = runs.Claim(ids[1], first, claims[ids[1]].attempt + 1)
+        endings = [
+            runs.Ending(
+                claims[ids[0]], True, clock.now, location="file:///a", size_bytes=1, rows=1, sha256="a"
+            ),
+            runs.Ending(stale, True, clock.now, location="file:///b", size_bytes=1, rows=1, sha256="b"),
+        ]
+        with pytest.raises(runs.LostClaimError):
+            runs.record_endings(session, endings)
+        session.rollback()
+    assert {inv.status for inv in invocations(first)} == {InvocationStatus.RUNNING}
+    assert get_run(first).succeeded == 0
+
+
+def test_a_long_batch_records_what_ended_before_starting_the_next(
+    influx: ScriptedInflux, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(constants, "INVOKE_BATCH_FLUSH_S", 0.0)  # every invocation counts as long
+    run_id, ids = fanned_out_run(3)
+    seen: list[int] = []
+
+    def answer_and_look(request: httpx.Request) -> httpx.Response:
+        seen.append(get_run(run_id).succeeded)
+        return ok()(request)
+
+    influx.responses = [answer_and_look] * 3
+    assert run_invocations(ids, make_deps(influx, tmp_path)) == dict.fromkeys(ids, Outcome.SUCCEEDED)
+    assert seen == [0, 1, 2]  # each one recorded before the next began
+    assert get_run(run_id).status is RunStatus.SUCCEEDED

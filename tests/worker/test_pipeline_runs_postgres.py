@@ -8,12 +8,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, select
 
 from app.db import make_engine, session_scope
 from app.models import Connection, Invocation, InvocationStatus, Run, RunStatus, Schedule
+from app.params import params_hash
 from tests.support.services import postgres_database
 from worker.pipeline import runs
+from worker.pipeline.fanout import insert_invocations
 
 pytestmark = pytest.mark.integration
 
@@ -108,3 +110,21 @@ def test_a_concurrent_claim_is_won_by_one_worker_only(engine: object) -> None:
     for t in threads:
         t.join(30)
     assert sorted(wins) == [False] * 7 + [True]
+
+
+def test_inserting_invocations_on_postgresql_keeps_params_and_is_idempotent(engine: object) -> None:
+    run_id, _ids = running_run(engine, 0)
+    sets = [{"host": f"h{i}", "n": i, "ratio": i / 4, "on": i % 2 == 0, "none": None} for i in range(25)]
+    sets.append({"nested": {"a": [1, "x"]}, "text": "quote ' and \" and , too"})
+    with session_scope(engine) as session:  # type: ignore[arg-type]
+        assert insert_invocations(session, run_id, sets) == len(sets)
+    with session_scope(engine) as session:  # type: ignore[arg-type]
+        assert insert_invocations(session, run_id, [*sets, {"late": 1}]) == 1  # only the new one
+    with Session(engine) as session:  # type: ignore[arg-type]
+        rows = session.exec(
+            select(Invocation).where(Invocation.run_id == run_id).order_by(Invocation.index)  # type: ignore[arg-type]
+        ).all()
+    assert [row.params for row in rows] == [*sets, {"late": 1}]
+    assert [row.index for row in rows] == list(range(len(sets) + 1))
+    assert {row.status for row in rows} == {InvocationStatus.PENDING}
+    assert [row.params_hash for row in rows] == [params_hash(p) for p in [*sets, {"late": 1}]]

@@ -137,6 +137,19 @@ def test_a_request_waiting_for_the_rate_holds_no_slot(limiter: RateLimiter) -> N
     assert limiter.holders(3) == ["a"]
 
 
+def test_a_holder_told_to_wait_gives_its_slot_back(limiter: RateLimiter, clock: Clock) -> None:
+    limits = Limits(connection_id=4, rate_per_s=1, burst=1, max_concurrency=1)
+    assert limiter.try_acquire(limits, "batch", lease_s=30).allowed
+    assert limiter.holders(4) == ["batch"]
+    again = limiter.try_acquire(limits, "batch", lease_s=30)  # its next request: the rate says wait
+    assert (again.allowed, again.reason) == (False, "rate")
+    assert limiter.holders(4) == []
+    assert limiter.try_acquire(slots(1), "other", lease_s=30).allowed  # connection 7: unrelated
+    clock.t += 1
+    assert limiter.try_acquire(limits, "batch", lease_s=30).allowed
+    assert limiter.holders(4) == ["batch"]
+
+
 def test_a_pause_stops_every_holder_until_it_ends(limiter: RateLimiter, clock: Clock) -> None:
     limits = rate(100, 100)
     limiter.pause(1, 7)

@@ -55,11 +55,12 @@ def test_each_task_is_registered_by_name_and_routed_to_its_queue(name: str, queu
     assert celery_app.amqp.router.route({}, name)["queue"].name == queue
 
 
-def test_the_invoke_task_calls_the_pipeline_with_the_id(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[int] = []
-    monkeypatch.setattr("worker.pipeline.invoke.run_invocation", calls.append)
-    tasks.invoke.run("42")
-    assert calls == [42]
+def test_the_invoke_task_calls_the_pipeline_with_its_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[list[int]] = []
+    monkeypatch.setattr("worker.pipeline.invoke.run_invocations", calls.append)
+    tasks.invoke.run([3, "4", 5])
+    tasks.invoke.run("42")  # a message of an earlier version: one id
+    assert calls == [[3, 4, 5], [42]]
 
 
 def test_the_fire_run_task_calls_the_fan_out_with_the_id(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,13 +10,14 @@ found by the beat's sweep.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import JSON, Integer, Text, bindparam, cast, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -111,19 +112,16 @@ def _end_empty(
 def insert_invocations(session: Session, run_id: int, sets: list[dict[str, Any]]) -> int:
     """Insert one row per parameter set; rows that exist already are kept. Returns the rows inserted.
 
-    One statement executed with many parameter sets: SQLAlchemy's "insertmanyvalues" sends it as
-    multi-row ``INSERT ... VALUES (...), (...) ... ON CONFLICT DO NOTHING RETURNING id`` batches of
-    ``INSERT_CHUNK_ROWS`` rows, compiled once.
+    PostgreSQL: ``INSERT ... SELECT FROM unnest(indexes, params, hashes) ON CONFLICT DO NOTHING``, the
+    columns sent as three arrays, ``INSERT_CHUNK_ROWS_PG`` rows per statement: one short statement
+    instead of a multi-row VALUES text that the driver would parse again for every chunk.
+    SQLite: one statement executed with many parameter sets (SQLAlchemy's "insertmanyvalues": multi-row
+    ``INSERT ... VALUES ... ON CONFLICT DO NOTHING RETURNING id`` batches of ``INSERT_CHUNK_ROWS``).
     """
     conn = session.connection()
-    dialect = conn.dialect.name
-    stmt: Any
-    if dialect == "postgresql":
-        stmt = postgresql.insert(_TABLE).on_conflict_do_nothing(index_elements=["run_id", "index"])
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(_TABLE).on_conflict_do_nothing()
-    else:  # pragma: no cover - only the two supported databases
-        stmt = insert(_TABLE)
+    if conn.dialect.name == "postgresql":
+        return _insert_postgresql(conn, run_id, sets)
+    stmt = sqlite.insert(_TABLE).on_conflict_do_nothing()
     rows = [
         {
             "run_id": run_id,
@@ -139,6 +137,50 @@ def insert_invocations(session: Session, run_id: int, sets: list[dict[str, Any]]
         stmt.returning(_inv.id), rows
     )
     return len(result.all())
+
+
+_UNNEST = (
+    func.unnest(
+        bindparam("p_indexes", type_=postgresql.ARRAY(Integer)),
+        bindparam("p_params", type_=postgresql.ARRAY(Text)),
+        bindparam("p_hashes", type_=postgresql.ARRAY(Text)),
+    )
+    .table_valued("i", "p", "h")
+    .render_derived(name="t")
+)
+_INSERT_PG = (
+    postgresql.insert(_TABLE)
+    .from_select(
+        ["run_id", "index", "params", "params_hash", "status", "attempts"],
+        select(
+            bindparam("p_run_id", type_=Integer),
+            _UNNEST.c.i,
+            cast(_UNNEST.c.p, JSON),
+            _UNNEST.c.h,
+            literal(InvocationStatus.PENDING.value),
+            literal(0),
+        ),
+    )
+    .on_conflict_do_nothing(index_elements=["run_id", "index"])
+    .returning(_inv.id)
+)
+
+
+def _insert_postgresql(conn: Any, run_id: int, sets: list[dict[str, Any]]) -> int:
+    inserted = 0
+    for start in range(0, len(sets), constants.INSERT_CHUNK_ROWS_PG):
+        chunk = sets[start : start + constants.INSERT_CHUNK_ROWS_PG]
+        result = conn.execute(
+            _INSERT_PG,
+            {
+                "p_run_id": run_id,
+                "p_indexes": list(range(start, start + len(chunk))),
+                "p_params": [json.dumps(params) for params in chunk],
+                "p_hashes": [params_hash(params) for params in chunk],
+            },
+        )
+        inserted += len(result.all())
+    return inserted
 
 
 def send_pending(run_id: int, send: Sender, *, now: Callable[[], datetime] = utcnow) -> int:

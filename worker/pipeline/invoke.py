@@ -1,4 +1,9 @@
-"""``run_invocation``: claim an invocation, respect the connection's limits, invoke, store, record.
+"""``run_invocations``: claim a batch of invocations, respect the connection's limits, invoke, store, record.
+
+An invoke message carries a batch of invocation ids (``app.enqueue.invoke_batches``): the batch is
+claimed in one statement and its ended invocations are recorded together (one transaction), so the
+per-message costs (broker, claim, durable commit) are paid once per batch, not once per invocation.
+The invocations themselves run one after another, each through the steps below.
 
 1. Claim (conditional UPDATE; not claimable -> do nothing). The attempt number fences this holder.
 2. Limits (Redis, fleet-wide): a shared 429 pause, a concurrency slot with a lease, a GCRA rate token.
@@ -6,8 +11,8 @@
    WAITING (attempt refunded) for the beat to send when due: never a broker countdown.
 3. Invoke with the pooled ``httpx.Client``; stream the CSV to a spool file (bytes, data rows, SHA-256).
    The client raises on an error-table tail or a cut-off body.
-4. Store the spool in the result store, record SUCCEEDED and count it on the run (ending the run if it
-   was the last), then plan and send deliveries.
+4. Store the spool in the result store (durable before anything is recorded), record SUCCEEDED and
+   count it on the run (ending the run if it was the last), then plan and send deliveries.
    Retryable errors -> WAITING with capped, jittered backoff (``Retry-After`` honoured, and shared as a
    pause with every worker on a 429) until ``max_attempts``; permanent errors -> FAILED at once, with the
    server's message.
@@ -18,7 +23,8 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -46,6 +52,7 @@ from app.influx.errors import (
 from app.logging import log_context
 from app.models import Connection, Invocation, Run, RunStatus, Schedule
 from app.settings import get_settings
+from worker.enqueuer import EnqueueError
 from worker.pipeline import clients, events, runs
 from worker.pipeline.dbconn import HeldConnection
 from worker.pipeline.retry import backoff_s
@@ -107,7 +114,7 @@ _LOAD = (
     .join(Run, Run.id == Invocation.run_id)  # type: ignore[arg-type]
     .join(Schedule, Schedule.id == Run.schedule_id)  # type: ignore[arg-type]
     .join(Connection, Connection.id == Schedule.connection_id)  # type: ignore[arg-type]
-    .where(Invocation.id == bindparam("p_id"))  # type: ignore[arg-type]
+    .where(Invocation.id.in_(bindparam("p_ids", expanding=True)))  # type: ignore[union-attr]
     .options(
         defer(Schedule.params, raiseload=True),  # type: ignore[arg-type]
         defer(Schedule.param_matrix, raiseload=True),  # type: ignore[arg-type]
@@ -115,37 +122,196 @@ _LOAD = (
 )
 
 
-def _load(session: Session, invocation_id: int) -> _Context | None:
-    row = session.execute(_LOAD, {"p_id": invocation_id}).first()
-    return None if row is None else _Context(*row)
+def _load(session: Session, invocation_ids: Sequence[int]) -> dict[int, _Context]:
+    rows = session.execute(_LOAD, {"p_ids": list(invocation_ids)}).all()
+    return {int(row[0].id): _Context(*row) for row in rows}
 
 
 def run_invocation(invocation_id: int, deps: InvokeDeps | None = None) -> Outcome:
     """Claim and run one invocation (see the module docstring)."""
+    return run_invocations([invocation_id], deps)[invocation_id]
+
+
+def run_invocations(invocation_ids: Sequence[int], deps: InvokeDeps | None = None) -> dict[int, Outcome]:
+    """Claim a batch of invocations in one statement, run them one after another, record their ends
+    together; returns each id's outcome (see the module docstring)."""
     deps = deps or default_deps()
+    ids = list(dict.fromkeys(invocation_ids))
+    outcomes = dict.fromkeys(ids, Outcome.SKIPPED)
     with HeldConnection(get_engine()) as db:
-        with db.claim() as session:
-            ctx = _load(session, invocation_id)
-            if ctx is None:
-                logger.warning("invoke: invocation %s does not exist", invocation_id)
-                return Outcome.SKIPPED
-            lease_s = ctx.schedule.timeout_s + get_settings().invoke_lease_margin_s
-            claim = runs.claim_invocation(session, invocation_id, now=deps.now(), lease_s=lease_s)
-        if claim is None:
-            return Outcome.SKIPPED
-        with log_context(run_id=claim.run_id, invocation_id=invocation_id):
-            try:
-                return _run_claimed(db, ctx, claim, deps, lease_s)
-            except runs.LostClaimError:
-                logger.warning(
-                    "invocation %s: lease lost to another worker; its outcome stands", invocation_id
-                )
-                return Outcome.LOST
+        batch = _Batch(db, deps, outcomes)
+        claimed = batch.claim(ids)
+        try:
+            batch.run(claimed)
+        finally:
+            batch.finish()
+    return outcomes
 
 
-def _run_claimed(
-    db: HeldConnection, ctx: _Context, claim: runs.Claim, deps: InvokeDeps, lease_s: float
-) -> Outcome:
+@dataclass(frozen=True)
+class _Ended:
+    ctx: _Context
+    ending: runs.Ending
+
+
+class _Batch:
+    """One message's invocations: claimed together, run in order, their ends recorded together.
+
+    Ended invocations are recorded before the next one starts once ``INVOKE_BATCH_FLUSH_S`` has passed
+    since the last recording, and when the batch ends. After ``budget_s`` (at most half the lease
+    margin, so no claim's lease can pass while it waits, nor an ending's before it is recorded) no new
+    invocation starts: the rest are given back QUEUED and sent again, for idle workers to take in
+    parallel.
+    """
+
+    def __init__(self, db: HeldConnection, deps: InvokeDeps, outcomes: dict[int, Outcome]) -> None:
+        self.db = db
+        self.deps = deps
+        self.outcomes = outcomes
+        self.ended: list[_Ended] = []
+        self.started = self.flushed = time.monotonic()
+        margin = get_settings().invoke_lease_margin_s
+        self.margin_s = margin
+        self.budget_s = min(constants.INVOKE_BATCH_BUDGET_S, margin / 2)
+        self.clients: dict[int, ScriptsClient] = {}
+        self.spool_dir = spool_dir(get_settings().data_dir)
+        self.holder = f"batch:{uuid.uuid4().hex}"  # the batch's name as a concurrency slot holder
+        self.slot: Limits | None = None  # the connection whose concurrency slot the batch holds
+        self.lease_s = 0.0  # set by the claim
+
+    def claim(self, ids: list[int]) -> list[tuple[_Context, runs.Claim]]:
+        with self.db.claim() as session:
+            contexts = _load(session, ids)
+            for missing in (ident for ident in ids if ident not in contexts):
+                logger.warning("invoke: invocation %s does not exist", missing)
+            if not contexts:
+                return []
+            lease_s = max(ctx.schedule.timeout_s for ctx in contexts.values()) + self.margin_s
+            claims = runs.claim_invocations(session, list(contexts), now=self.deps.now(), lease_s=lease_s)
+        self.lease_s = lease_s
+        return [(contexts[ident], claims[ident]) for ident in ids if ident in claims]
+
+    def run(self, claimed: list[tuple[_Context, runs.Claim]]) -> None:
+        for position, (ctx, claim) in enumerate(claimed):
+            now = time.monotonic()
+            if position and now - self.started >= self.budget_s:
+                self._give_back([claim for _ctx, claim in claimed[position:]])
+                return
+            if self.ended and now - self.flushed >= constants.INVOKE_BATCH_FLUSH_S:
+                self.flush()
+            with log_context(run_id=claim.run_id, invocation_id=claim.invocation_id):
+                self.outcomes[claim.invocation_id] = _run_claimed(self, ctx, claim)
+
+    def finish(self) -> None:
+        try:
+            self.release_slot()
+        finally:
+            self.flush()
+
+    def acquire(self, limits: Limits) -> Decision:
+        """The limiter's decision for the next request. The batch holds one concurrency slot across its
+        requests to one connection (one request in flight at a time): taking it again is the same
+        Redis call as taking the rate token, and giving it back between requests is spared."""
+        if self.slot is not None and self.slot.connection_id != limits.connection_id:
+            self.release_slot()
+        decision = _acquire(self.deps, limits, self.holder, self.lease_s)
+        # told to wait, the limiter took the slot back itself; allowed, the batch holds it
+        self.slot = limits if decision.allowed and limits.max_concurrency > 0 else None
+        return decision
+
+    def request_done(self) -> None:
+        """The request has its answer: keep the slot for the next one only while storing is local
+        (a remote store's upload must not hold the connection's slot)."""
+        if not self.deps.store.local:
+            self.release_slot()
+
+    def release_slot(self) -> None:
+        slot, self.slot = self.slot, None
+        if slot is not None:
+            _release(self.deps, slot, self.holder)
+
+    def scripts_client(self, ctx: _Context) -> ScriptsClient:
+        client = self.clients.get(int(ctx.connection.id or 0))
+        if client is None:
+            client = self.clients[int(ctx.connection.id or 0)] = _scripts_client(ctx, self.deps)
+        return client
+
+    def _give_back(self, claims: list[runs.Claim]) -> None:
+        with self.db.single() as session:
+            ids = runs.release_claims(session, claims, now=self.deps.now())
+        logger.info(
+            "batch over its %.1f s budget: %d invocation(s) back to the queue", self.budget_s, len(ids)
+        )
+        try:
+            self.deps.send(constants.TASK_INVOKE, constants.QUEUE_INVOKE, ids)
+        except EnqueueError as exc:  # they are QUEUED in the database: the beat's sweep sends them
+            logger.warning("could not send %d given-back invocation(s) now: %s", len(ids), exc)
+
+    def end(self, ctx: _Context, ending: runs.Ending) -> None:
+        """Record ``ending`` with the next flush (its result, if any, is in the store already)."""
+        self.ended.append(_Ended(ctx, ending))
+        self.outcomes[ending.claim.invocation_id] = Outcome.SUCCEEDED if ending.succeeded else Outcome.FAILED
+
+    def flush(self) -> None:
+        """Record every ended invocation (one transaction), then log, count and plan what follows."""
+        ended, self.ended = self.ended, []
+        self.flushed = time.monotonic()
+        if not ended:
+            return
+        finished: dict[int, RunStatus] = {}
+        recorded = ended
+        try:
+            with self.db.transaction() as session:
+                finished = runs.record_endings(session, [item.ending for item in ended])
+        except runs.LostClaimError:  # one of them changed hands: record each on its own
+            recorded = []
+            for item in ended:
+                try:
+                    with self.db.transaction() as session:
+                        finished.update(runs.record_endings(session, [item.ending]))
+                    recorded.append(item)
+                except runs.LostClaimError:
+                    self.outcomes[item.ending.claim.invocation_id] = Outcome.LOST
+                    logger.warning(
+                        "invocation %s: lease lost to another worker; its outcome stands",
+                        item.ending.claim.invocation_id,
+                    )
+        self._after_recorded(recorded)
+        for run_id, status in finished.items():
+            events.run_finished(run_id, status, self.deps.send)
+
+    def _after_recorded(self, recorded: list[_Ended]) -> None:
+        """Count and log what was recorded (a line per failure, one for the successes), and send the
+        deliveries of the successes whose schedule has destinations."""
+        succeeded = [item for item in recorded if item.ending.succeeded]
+        if succeeded:
+            metrics.INVOCATIONS_TOTAL.labels(status="succeeded").inc(len(succeeded))
+            logger.info(
+                "%d invocation(s) succeeded: %d bytes, %d rows",
+                len(succeeded),
+                sum(item.ending.size_bytes or 0 for item in succeeded),
+                sum(item.ending.rows or 0 for item in succeeded),
+            )
+        debug = logger.isEnabledFor(logging.DEBUG)
+        for item in recorded:
+            ending = item.ending
+            # deliveries come from destinations: none, nothing to plan
+            if ending.succeeded and not debug and not item.ctx.schedule.destinations:
+                continue
+            with log_context(run_id=ending.claim.run_id, invocation_id=ending.claim.invocation_id):
+                if not ending.succeeded:
+                    metrics.INVOCATIONS_TOTAL.labels(status="failed").inc()
+                    logger.warning(
+                        "invocation failed after %d attempt(s): %s", ending.claim.attempt, ending.error
+                    )
+                    continue
+                logger.debug("invocation succeeded: %d bytes, %d rows", ending.size_bytes, ending.rows)
+                if item.ctx.schedule.destinations:
+                    events.invocation_succeeded(ending.claim.invocation_id, self.deps.send)
+
+
+def _run_claimed(batch: _Batch, ctx: _Context, claim: runs.Claim) -> Outcome:
+    deps, db = batch.deps, batch.db
     conn = ctx.connection
     limits = Limits(
         connection_id=int(conn.id or 0),
@@ -153,8 +319,7 @@ def _run_claimed(
         burst=conn.burst,
         max_concurrency=conn.max_concurrency,
     )
-    holder = f"{claim.invocation_id}:{claim.attempt}"
-    decision = _acquire(deps, limits, holder, lease_s)
+    decision = batch.acquire(limits)
     if not decision.allowed:
         due = deps.now() + timedelta(seconds=decision.wait_s)
         with db.single() as session:
@@ -167,12 +332,12 @@ def _run_claimed(
     # the request goes out now: the invocation's started_at (the limiter's clock when it decided)
     started = datetime.fromtimestamp(decision.at, UTC) if decision.at is not None else deps.now()
     try:
-        spooled, error = _invoke(ctx, deps)
+        spooled, error = _invoke(batch, ctx)
     finally:
-        _release(deps, limits, holder)
+        batch.request_done()
     if error is None and spooled is not None:
         try:
-            return _store_and_succeed(db, ctx, claim, deps, spooled, started)
+            return _store_and_succeed(batch, ctx, claim, spooled, started)
         except PermanentStoreError as exc:
             error = PermanentError(f"result store: {exc}")
         except Exception as exc:  # a store that may work next time (S3 down, disk full ...)
@@ -180,7 +345,7 @@ def _run_claimed(
         finally:
             spooled.path.unlink(missing_ok=True)
     assert error is not None
-    return _record_error(db, ctx, claim, deps, limits, error, started)
+    return _record_error(batch, ctx, claim, limits, error, started)
 
 
 def _acquire(deps: InvokeDeps, limits: Limits, holder: str, lease_s: float) -> Decision:
@@ -216,7 +381,7 @@ def _release(deps: InvokeDeps, limits: Limits, holder: str) -> None:
         logger.warning("could not release a concurrency slot; its lease will")
 
 
-def _scripts_client(ctx: _Context, deps: InvokeDeps, timeout_s: float) -> ScriptsClient:
+def _scripts_client(ctx: _Context, deps: InvokeDeps) -> ScriptsClient:
     """The scripts client for the invocation's connection.
 
     Raises PermanentError when the stored connection cannot work whatever the retries: a token that
@@ -231,19 +396,19 @@ def _scripts_client(ctx: _Context, deps: InvokeDeps, timeout_s: float) -> Script
     if not ctx.schedule.script_id:
         raise PermanentError("schedule: script_id must not be empty")
     try:
-        return ScriptsClient(ctx.connection.url, token, timeout=timeout_s, client=deps.http)
+        return ScriptsClient(ctx.connection.url, token, timeout=ctx.schedule.timeout_s, client=deps.http)
     except ValueError as exc:  # the client's argument checks: "base_url: ...", "token: ..."
         raise PermanentError(f"connection {ctx.connection.name!r} is not usable: {exc}") from None
 
 
-def _invoke(ctx: _Context, deps: InvokeDeps) -> tuple[Spooled | None, Exception | None]:
+def _invoke(batch: _Batch, ctx: _Context) -> tuple[Spooled | None, Exception | None]:
     """Call the script and spool its CSV; returns (spooled, None) or (None, the error)."""
     timeout_s = ctx.schedule.timeout_s
     started = time.monotonic()
     try:
-        client = _scripts_client(ctx, deps, timeout_s)
+        client = batch.scripts_client(ctx)
         with client.invoke(ctx.schedule.script_id, ctx.invocation.params, timeout=timeout_s) as result:
-            spooled = spool_chunks(result.iter_bytes(), spool_dir(get_settings().data_dir))
+            spooled = spool_chunks(result.iter_bytes(), batch.spool_dir)
     except InfluxError as exc:  # the client's errors, and the permanent ones of _scripts_client
         return None, exc
     except Exception as exc:  # a bug or a local fault: retried like a transient error, never silent
@@ -255,37 +420,25 @@ def _invoke(ctx: _Context, deps: InvokeDeps) -> tuple[Spooled | None, Exception 
 
 
 def _store_and_succeed(
-    db: HeldConnection,
-    ctx: _Context,
-    claim: runs.Claim,
-    deps: InvokeDeps,
-    spooled: Spooled,
-    started: datetime,
+    batch: _Batch, ctx: _Context, claim: runs.Claim, spooled: Spooled, started: datetime
 ) -> Outcome:
     key = result_key(ctx.schedule, ctx.run, ctx.invocation)
-    location = deps.store.put(key, spooled.path)
-    with db.transaction() as session:
-        final = runs.succeed(
-            session,
+    location = batch.deps.store.put(key, spooled.path)
+    batch.end(
+        ctx,
+        runs.Ending(
             claim,
-            now=deps.now(),
+            True,
+            batch.deps.now(),
+            started_at=started,
+            http_status=200,
             location=location,
             size_bytes=spooled.size_bytes,
             rows=spooled.rows,
             sha256=spooled.sha256,
-            started_at=started,
-        )
-    metrics.INVOCATIONS_TOTAL.labels(status="succeeded").inc()
-    logger.info("invocation succeeded: %d bytes, %d rows", spooled.size_bytes, spooled.rows)
-    if ctx.schedule.destinations:  # deliveries come from destinations: none, nothing to plan
-        events.invocation_succeeded(claim.invocation_id, deps.send)
-    _after_terminal(claim, final, deps)
+        ),
+    )
     return Outcome.SUCCEEDED
-
-
-def _after_terminal(claim: runs.Claim, final: RunStatus | None, deps: InvokeDeps) -> None:
-    if final is not None:
-        events.run_finished(claim.run_id, final, deps.send)
 
 
 def retry_reason(error: Exception) -> str:
@@ -304,14 +457,14 @@ def retry_reason(error: Exception) -> str:
 
 
 def _record_error(
-    db: HeldConnection,
+    batch: _Batch,
     ctx: _Context,
     claim: runs.Claim,
-    deps: InvokeDeps,
     limits: Limits,
     error: Exception,
     started: datetime,
 ) -> Outcome:
+    deps = batch.deps
     status = error.status if isinstance(error, InfluxError) else None
     retry_after = error.retry_after if isinstance(error, InfluxError) else None
     message = str(error)
@@ -329,7 +482,7 @@ def _record_error(
             retry_after_s=retry_after,
             rand=deps.rand,
         )
-        with db.single() as session:
+        with batch.db.single() as session:
             runs.defer(
                 session,
                 claim,
@@ -343,9 +496,7 @@ def _record_error(
         metrics.INVOCATIONS_TOTAL.labels(status="waiting").inc()
         logger.info("attempt %d failed (%s); retrying in %.2f s", claim.attempt, message, delay)
         return Outcome.RETRY
-    with db.transaction() as session:
-        final = runs.fail(session, claim, now=deps.now(), status=status, error=message, started_at=started)
-    metrics.INVOCATIONS_TOTAL.labels(status="failed").inc()
-    logger.warning("invocation failed after %d attempt(s): %s", claim.attempt, message)
-    _after_terminal(claim, final, deps)
+    batch.end(
+        ctx, runs.Ending(claim, False, deps.now(), started_at=started, http_status=status, error=message)
+    )
     return Outcome.FAILED

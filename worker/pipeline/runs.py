@@ -5,7 +5,10 @@
   again) can never record an outcome over the new holder's.
 - Run counters are incremented in SQL (``succeeded = succeeded + 1``), never read-modify-write.
 - A run finishes exactly once: the counter increment itself ends the run when it is the last one
-  (``status = CASE WHEN status = 'running' AND succeeded + failed + 1 >= total THEN ... END``).
+  (``status = CASE WHEN status = 'running' AND succeeded + failed + n >= total THEN ... END``).
+- A batch claims its invocations in one statement and records the ones that ended in one transaction:
+  one executemany of the fenced outcome UPDATE and one counter UPDATE per run. If any of them is no
+  longer held, nothing of that transaction stays, and the caller records them one by one.
 - The hot statements (claim, outcome, count) are built once at import, with bind parameters, and run
   on the session's Core connection: no statement building, cache-key hashing or ORM bulk-update
   machinery per invoke (that was most of an invoke's CPU time).
@@ -13,11 +16,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, func, literal, or_, select, tuple_, update
 from sqlmodel import Session
 
 from app.models import Invocation, InvocationStatus, Run, RunStatus
@@ -48,7 +53,7 @@ class Claim:
 _CLAIM = (
     update(_INV_TABLE)
     .where(
-        _inv.id == bindparam("p_id"),
+        _inv.id.in_(bindparam("p_ids", expanding=True)),
         or_(
             _inv.status.in_(CLAIMABLE),
             and_(
@@ -65,27 +70,57 @@ _CLAIM = (
         lease_expires_at=_time_param("p_lease_until"),
         next_attempt_at=None,
     )
-    .returning(_inv.run_id, _inv.attempts)
+    .returning(_inv.id, _inv.run_id, _inv.attempts)
 )
 
 
-def claim_invocation(session: Session, invocation_id: int, *, now: datetime, lease_s: float) -> Claim | None:
-    """Take an invocation for this worker: PENDING/QUEUED, WAITING and due, or RUNNING with a passed lease.
-
-    Returns None (and changes nothing) when it is terminal, running under a live lease, or waiting and
-    not yet due.
-    """
-    row = (
-        session.connection()
-        .execute(
-            _CLAIM,
-            {"p_id": invocation_id, "p_now": now, "p_lease_until": now + timedelta(seconds=lease_s)},
-        )
-        .first()
+def claim_invocations(
+    session: Session, invocation_ids: Sequence[int], *, now: datetime, lease_s: float
+) -> dict[int, Claim]:
+    """Take invocations for this worker, in one statement: PENDING/QUEUED, WAITING and due, or RUNNING
+    with a passed lease. The ones not claimable (terminal, running under a live lease, waiting and not
+    yet due) are left unchanged and absent from the answer."""
+    if not invocation_ids:
+        return {}
+    rows = session.connection().execute(
+        _CLAIM,
+        {"p_ids": list(invocation_ids), "p_now": now, "p_lease_until": now + timedelta(seconds=lease_s)},
     )
-    if row is None:
-        return None
-    return Claim(invocation_id=invocation_id, run_id=int(row[0]), attempt=int(row[1]))
+    return {int(row[0]): Claim(int(row[0]), int(row[1]), int(row[2])) for row in rows}
+
+
+def claim_invocation(session: Session, invocation_id: int, *, now: datetime, lease_s: float) -> Claim | None:
+    """Take one invocation (see :func:`claim_invocations`); None when it is not claimable."""
+    return claim_invocations(session, [invocation_id], now=now, lease_s=lease_s).get(invocation_id)
+
+
+_RELEASE = (
+    update(_INV_TABLE)
+    .where(
+        tuple_(_inv.id, _inv.attempts).in_(bindparam("p_held", expanding=True)),
+        _inv.status == InvocationStatus.RUNNING,
+    )
+    .values(
+        status=InvocationStatus.QUEUED,
+        attempts=_inv.attempts - 1,
+        started_at=None,
+        lease_expires_at=None,
+        enqueued_at=_time_param("p_now"),
+    )
+    .returning(_inv.id)
+)
+
+
+def release_claims(session: Session, claims: Sequence[Claim], *, now: datetime) -> list[int]:
+    """Give back held invocations that were never started (attempt refunded), QUEUED as sent ``now``.
+
+    Returns the ids given back (the caller sends them again); one no longer held is left alone.
+    """
+    if not claims:
+        return []
+    held = [(claim.invocation_id, claim.attempt) for claim in claims]
+    rows = session.connection().execute(_RELEASE, {"p_held": held, "p_now": now})
+    return sorted(int(row[0]) for row in rows)
 
 
 def _held(claim: Claim) -> ColumnElement[bool]:
@@ -167,6 +202,66 @@ _FAIL = (
 )
 
 
+@dataclass(frozen=True)
+class Ending:
+    """How a held invocation ended: succeeded with its stored result, or failed with the server's word."""
+
+    claim: Claim
+    succeeded: bool
+    now: datetime
+    started_at: datetime | None = None
+    http_status: int | None = None
+    location: str | None = None
+    size_bytes: int | None = None
+    rows: int | None = None
+    sha256: str | None = None
+    error: str | None = None
+
+    def parameters(self) -> dict[str, Any]:
+        common = {
+            "p_id": self.claim.invocation_id,
+            "p_attempt": self.claim.attempt,
+            "p_now": self.now,
+            "p_http_status": self.http_status,
+            "p_started": self.started_at,
+        }
+        if not self.succeeded:
+            return {**common, "p_error": _clip(self.error)}
+        return {
+            **common,
+            "p_location": self.location,
+            "p_bytes": self.size_bytes,
+            "p_rows": self.rows,
+            "p_sha256": self.sha256,
+        }
+
+
+def record_endings(session: Session, endings: Sequence[Ending]) -> dict[int, RunStatus]:
+    """Record ended invocations and count them on their runs; returns the runs this ended (final status).
+
+    Each outcome UPDATE is fenced by its claim. Raises LostClaimError when any of them is no longer
+    held: the caller's transaction then rolls back whole, and the caller records them one at a time.
+    """
+    if not endings:
+        return {}
+    conn = session.connection()
+    ordered = sorted(endings, key=lambda ending: ending.claim.invocation_id)
+    for ok, statement in ((True, _SUCCEED), (False, _FAIL)):
+        batch = [ending.parameters() for ending in ordered if ending.succeeded is ok]
+        if batch and conn.execute(statement, batch).rowcount != len(batch):
+            lost = next(ending for ending in ordered if ending.succeeded is ok)
+            raise LostClaimError(lost.claim.invocation_id)
+    succeeded = Counter(ending.claim.run_id for ending in ordered if ending.succeeded)
+    failed = Counter(ending.claim.run_id for ending in ordered if not ending.succeeded)
+    now = max(ending.now for ending in ordered)
+    finished: dict[int, RunStatus] = {}
+    for run_id in sorted(succeeded.keys() | failed.keys()):  # one lock order for every worker
+        final = count_outcomes(session, run_id, succeeded=succeeded[run_id], failed=failed[run_id], now=now)
+        if final is not None:
+            finished[run_id] = final
+    return finished
+
+
 def succeed(
     session: Session,
     claim: Claim,
@@ -184,23 +279,18 @@ def succeed(
     Raises LostClaimError (changing nothing) when this holder lost the invocation (its lease passed
     and another worker took it).
     """
-    result = session.connection().execute(
-        _SUCCEED,
-        {
-            "p_id": claim.invocation_id,
-            "p_attempt": claim.attempt,
-            "p_now": now,
-            "p_http_status": http_status,
-            "p_started": started_at,
-            "p_location": location,
-            "p_bytes": size_bytes,
-            "p_rows": rows,
-            "p_sha256": sha256,
-        },
+    ending = Ending(
+        claim,
+        True,
+        now,
+        started_at=started_at,
+        http_status=http_status,
+        location=location,
+        size_bytes=size_bytes,
+        rows=rows,
+        sha256=sha256,
     )
-    if not result.rowcount:
-        raise LostClaimError(claim.invocation_id)
-    return count_outcome(session, claim.run_id, succeeded=True, now=now)
+    return record_endings(session, [ending]).get(claim.run_id)
 
 
 def fail(
@@ -213,56 +303,48 @@ def fail(
     started_at: datetime | None = None,
 ) -> RunStatus | None:
     """Record a final failure with the server's message; returns the run's end if this was it."""
-    result = session.connection().execute(
-        _FAIL,
-        {
-            "p_id": claim.invocation_id,
-            "p_attempt": claim.attempt,
-            "p_now": now,
-            "p_http_status": status,
-            "p_started": started_at,
-            "p_error": _clip(error),
-        },
+    ending = Ending(claim, False, now, started_at=started_at, http_status=status, error=error)
+    return record_endings(session, [ending]).get(claim.run_id)
+
+
+_P_SUCCEEDED = bindparam("p_succeeded", type_=_run.succeeded.type)
+_P_FAILED = bindparam("p_failed", type_=_run.failed.type)
+_ENDS = and_(
+    _run.status == RunStatus.RUNNING, _run.succeeded + _run.failed + _P_SUCCEEDED + _P_FAILED >= _run.total
+)
+_FINAL = case(
+    (_run.failed + _P_FAILED == 0, literal(RunStatus.SUCCEEDED.value)),
+    (_run.succeeded + _P_SUCCEEDED == 0, literal(RunStatus.FAILED.value)),
+    else_=_PARTIAL,
+)
+# ``UPDATE run``: n more succeeded and m more failed and, when they are the last, the run's end.
+_COUNT = (
+    update(_RUN_TABLE)
+    .where(_run.id == bindparam("p_run_id"))
+    .values(
+        succeeded=_run.succeeded + _P_SUCCEEDED,
+        failed=_run.failed + _P_FAILED,
+        status=case((_ENDS, _FINAL), else_=_run.status),
+        finished_at=case((_ENDS, bindparam("ended_at", type_=_run.finished_at.type)), else_=_run.finished_at),
     )
-    if not result.rowcount:
-        raise LostClaimError(claim.invocation_id)
-    return count_outcome(session, claim.run_id, succeeded=False, now=now)
+    .returning(_run.status, _run.succeeded, _run.failed, _run.total)
+)
 
 
-def _count_statement(succeeded: bool) -> Any:
-    """``UPDATE run``: one more succeeded (or failed) and, when it is the last, the run's end."""
-    ends = and_(_run.status == RunStatus.RUNNING, _run.succeeded + _run.failed + 1 >= _run.total)
-    if succeeded:
-        counter = {"succeeded": _run.succeeded + 1}
-        final = case((_run.failed == 0, literal(RunStatus.SUCCEEDED.value)), else_=_PARTIAL)
-    else:
-        counter = {"failed": _run.failed + 1}
-        final = case((_run.succeeded == 0, literal(RunStatus.FAILED.value)), else_=_PARTIAL)
-    return (
-        update(_RUN_TABLE)
-        .where(_run.id == bindparam("p_run_id"))
-        .values(
-            **counter,
-            status=case((ends, final), else_=_run.status),
-            finished_at=case(
-                (ends, bindparam("ended_at", type_=_run.finished_at.type)), else_=_run.finished_at
-            ),
-        )
-        .returning(_run.status, _run.succeeded, _run.failed, _run.total)
-    )
-
-
-_COUNT = {True: _count_statement(True), False: _count_statement(False)}
-
-
-def count_outcome(session: Session, run_id: int, *, succeeded: bool, now: datetime) -> RunStatus | None:
-    """Count one ended invocation on its run and, if it was the last, end the run: one UPDATE.
+def count_outcomes(
+    session: Session, run_id: int, *, succeeded: int, failed: int, now: datetime
+) -> RunStatus | None:
+    """Count ended invocations on their run and, if they were the last, end the run: one UPDATE.
 
     ``SET`` expressions read the row as it was before this statement, under the row lock, so of all
-    the concurrent increments exactly one sees ``succeeded + failed + 1 >= total`` on a RUNNING run.
+    the concurrent increments exactly one sees ``succeeded + failed + n >= total`` on a RUNNING run.
     Returns the run's final status when this call ended it, else None.
     """
-    row = session.connection().execute(_COUNT[succeeded], {"p_run_id": run_id, "ended_at": now}).first()
+    row = (
+        session.connection()
+        .execute(_COUNT, {"p_run_id": run_id, "p_succeeded": succeeded, "p_failed": failed, "ended_at": now})
+        .first()
+    )
     if row is None:
         return None
     status = RunStatus(row[0])
@@ -282,11 +364,6 @@ class LostClaimError(Exception):
     def __init__(self, invocation_id: int) -> None:
         super().__init__(f"invocation {invocation_id} is no longer held by this worker")
         self.invocation_id = invocation_id
-
-
-def _started(started_at: datetime | None) -> dict[str, datetime]:
-    """``started_at`` moves from the claim to when the request went out (after the limiter let it)."""
-    return {} if started_at is None else {"started_at": started_at}
 
 
 def _clip(text: str | None) -> str | None:

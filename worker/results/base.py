@@ -20,6 +20,7 @@ GZIP_SUFFIX = ".gz"
 class ResultStore(Protocol):
     url: str
     gzip: bool  # store results gzip-compressed unless a put says otherwise
+    local: bool  # a put is a write on this machine's disk (no network transfer)
 
     def put(self, key: str, spool_path: Path, *, gzip: bool = False) -> str:
         """Store the file at ``key`` atomically (``.gz`` appended when compressed); return its location.

@@ -20,6 +20,7 @@ from worker.results.errors import ResultNotFound, RetryableStoreError, StoreUrlE
 from worker.results.streams import Readable, copy_stream
 
 FILE_SCHEME = "file://"
+_FOLDER_CACHE_MAX = 4096
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -39,16 +40,33 @@ def _fsync_dir(folder: Path) -> None:
 class FileResultStore:
     """A folder of results; locations are ``file:///absolute/path``."""
 
+    local = True
+
     def __init__(self, root: str | Path, *, gzip: bool = False, url: str | None = None) -> None:
         self.root = Path(root).resolve()
         self.gzip = gzip
         self.url = url or f"{FILE_SCHEME}{self.root}"
+        self._folders: dict[str, Path] = {}  # a key's folder part -> its checked, created folder
 
     def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
-        if not path.is_relative_to(self.root) or path == self.root:
+        """The file of ``key``: its folder resolved (symlinks too), checked to be inside the store and
+        created, once per folder; the name is checked on its own (a file is replaced, never followed)."""
+        folder_key, name = os.path.split(key)
+        if name in {"", ".", ".."}:
             raise StoreUrlError(f"result key {key!r} leaves the store folder")
-        return path
+        folder = self._folders.get(folder_key)
+        if folder is None:
+            folder = (self.root / folder_key).resolve()
+            if not folder.is_relative_to(self.root):
+                raise StoreUrlError(f"result key {key!r} leaves the store folder")
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise RetryableStoreError(f"cannot write in {folder}: {exc.strerror}") from None
+            if len(self._folders) >= _FOLDER_CACHE_MAX:
+                self._folders.clear()
+            self._folders[folder_key] = folder
+        return folder / name
 
     def _location(self, path: Path) -> str:
         return f"{FILE_SCHEME}{path}"
@@ -64,7 +82,7 @@ class FileResultStore:
 
     def _write_atomic(self, path: Path, source: Readable, *, compress: bool) -> None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True)  # removed since it was cached, perhaps
             fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         except OSError as exc:
             raise RetryableStoreError(f"cannot write in {path.parent}: {exc.strerror}") from None
@@ -103,19 +121,27 @@ class FileResultStore:
     def _link_atomic(self, path: Path, spool_path: Path) -> bool:
         """Store the spool file itself (a hard link, no copy) when it is on the same file system: fsync
         it, link it under a temporary name, rename. False (nothing changed) when links cannot be made."""
+        tmp = f"{path.parent}/.{path.name}.{os.getpid()}.{threading.get_ident()}.link"
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(spool_path, "rb") as handle:
-                os.fsync(handle.fileno())
-            tmp = path.parent / f".{path.name}.{os.getpid()}.{threading.get_ident()}.link"
-            tmp.unlink(missing_ok=True)
-            os.link(spool_path, tmp)
+            fd = os.open(spool_path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            try:
+                os.link(spool_path, tmp)
+            except FileExistsError:  # left by a crash of this same process id and thread
+                os.unlink(tmp)
+                os.link(spool_path, tmp)
+            except FileNotFoundError:  # the folder was removed since it was cached
+                path.parent.mkdir(parents=True, exist_ok=True)
+                os.link(spool_path, tmp)
         except OSError:
             return False
         try:
             os.replace(tmp, path)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
+            Path(tmp).unlink(missing_ok=True)
             raise RetryableStoreError(f"cannot write {path.name}: {exc.strerror}") from None
         _fsync_dir(path.parent)
         return True

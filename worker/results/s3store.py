@@ -38,6 +38,8 @@ def parse_s3_url(url: str) -> tuple[str, str]:
 class S3ResultStore:
     """A bucket and prefix of results."""
 
+    local = False
+
     def __init__(
         self, bucket: str, prefix: str = "", *, gzip: bool = False, client: S3Client | None = None
     ) -> None:
