@@ -91,7 +91,13 @@ def main() -> None:
         redis_server.start()
         emulator = EmulatorServer(log_path=workdir / "emulator.log", extra_args=["--fast"]).start()
         try:
-            with postgres_database() as url, Stack(url, redis_server.url, emulator, workdir) as stack:
+            # the default lease margin (the test stack's short one would also shorten a batch's budget)
+            with (
+                postgres_database() as url,
+                Stack(
+                    url, redis_server.url, emulator, workdir, lease_margin_s=constants.INVOKE_LEASE_MARGIN_S
+                ) as stack,
+            ):
                 script_id = emulator.create_script("bench", SCRIPT)
                 stack.start_worker(concurrency=concurrency, name="bench")
                 pipeline(stack, script_id, 50, concurrency)  # worker up, pools warm

@@ -42,8 +42,11 @@ def redis_client() -> redis.Redis:
     with _lock:
         client = _redis.get(url)
         if client is None:
+            # One connection, not a pool: the limiter makes one call at a time per process (a lock
+            # guards it under the threads pool), and a pool's checkout per call costs a third of it.
             client = _redis[url] = redis.Redis.from_url(
                 url,
+                single_connection_client=True,
                 socket_timeout=constants.REDIS_SOCKET_TIMEOUT_S,
                 socket_connect_timeout=constants.REDIS_SOCKET_TIMEOUT_S,
                 health_check_interval=30,

@@ -184,25 +184,31 @@ def _insert_postgresql(conn: Any, run_id: int, sets: list[dict[str, Any]]) -> in
 
 
 def send_pending(run_id: int, send: Sender, *, now: Callable[[], datetime] = utcnow) -> int:
-    """Move the run's PENDING invocations to QUEUED and send them, one committed batch at a time."""
+    """Move the run's PENDING invocations to QUEUED and send them, one committed batch at a time.
+
+    Each batch starts after the last index of the one before (every row up to there is QUEUED, by this
+    loop or by the sweep): the lookup never walks back over the rows, and their dead versions, that
+    the batches before it and the workers have already updated.
+    """
     sent = 0
+    after = -1
     while True:
         with session_scope() as session:
             batch = (
                 select(_inv.id)
-                .where(_inv.run_id == run_id, _inv.status == InvocationStatus.PENDING)
+                .where(_inv.run_id == run_id, _inv.index > after, _inv.status == InvocationStatus.PENDING)
                 .order_by(_inv.index)
                 .limit(constants.ENQUEUE_BATCH_SIZE)
                 .scalar_subquery()
             )
-            ids = list(
-                session.execute(
-                    update(Invocation)
-                    .where(_inv.id.in_(batch), _inv.status == InvocationStatus.PENDING)
-                    .values(status=InvocationStatus.QUEUED, enqueued_at=now())
-                    .returning(_inv.id)
-                ).scalars()
-            )
+            rows = session.execute(
+                update(Invocation)
+                .where(_inv.id.in_(batch), _inv.status == InvocationStatus.PENDING)
+                .values(status=InvocationStatus.QUEUED, enqueued_at=now())
+                .returning(_inv.id, _inv.index)
+            ).all()
+        ids = [int(row[0]) for row in rows]
+        after = max((int(row[1]) for row in rows), default=after)
         if not ids:
             return sent
         ids.sort()
