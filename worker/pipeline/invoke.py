@@ -281,17 +281,21 @@ class _Batch:
             events.run_finished(run_id, status, self.deps.send)
 
     def _after_recorded(self, recorded: list[_Ended]) -> None:
-        """Count and log what was recorded (a line per failure, one for the successes), and send the
-        deliveries of the successes whose schedule has destinations."""
-        succeeded = [item for item in recorded if item.ending.succeeded]
-        if succeeded:
-            metrics.INVOCATIONS_TOTAL.labels(status="succeeded").inc(len(succeeded))
-            logger.info(
-                "%d invocation(s) succeeded: %d bytes, %d rows",
-                len(succeeded),
-                sum(item.ending.size_bytes or 0 for item in succeeded),
-                sum(item.ending.rows or 0 for item in succeeded),
-            )
+        """Count and log what was recorded (a line per failure, one per run for the successes), and
+        send the deliveries of the successes whose schedule has destinations."""
+        by_run: dict[int, list[runs.Ending]] = {}
+        for item in recorded:
+            if item.ending.succeeded:
+                by_run.setdefault(item.ending.claim.run_id, []).append(item.ending)
+        for run_id, endings in by_run.items():
+            metrics.INVOCATIONS_TOTAL.labels(status="succeeded").inc(len(endings))
+            with log_context(run_id=run_id):
+                logger.info(
+                    "%d invocation(s) succeeded: %d bytes, %d rows",
+                    len(endings),
+                    sum(ending.size_bytes or 0 for ending in endings),
+                    sum(ending.rows or 0 for ending in endings),
+                )
         debug = logger.isEnabledFor(logging.DEBUG)
         for item in recorded:
             ending = item.ending
