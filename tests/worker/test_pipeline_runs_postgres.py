@@ -60,7 +60,7 @@ def concurrently(engine: object, ids: list[int], outcome: object) -> list[RunSta
     def one(inv_id: int, index: int) -> None:
         now = datetime.now(UTC)
         with session_scope(engine) as session:  # type: ignore[arg-type]
-            claim = runs.claim_invocation(session, inv_id, now=now, lease_s=60)
+            claim = runs.claim_invocations(session, [inv_id], now=now, lease_s=60).get(inv_id)
         assert claim is not None
         barrier.wait()
         with session_scope(engine) as session:  # type: ignore[arg-type]
@@ -78,8 +78,10 @@ def concurrently(engine: object, ids: list[int], outcome: object) -> list[RunSta
 
 def record(session: Session, claim: runs.Claim, now: datetime, index: int) -> RunStatus | None:
     if index % 4 == 0:
-        return runs.fail(session, claim, now=now, status=404, error="not found")
-    return runs.succeed(session, claim, now=now, location="file:///x", size_bytes=1, rows=1, sha256="0")
+        ending = runs.Ending(claim, False, now, http_status=404, error="not found")
+    else:
+        ending = runs.Ending(claim, True, now, location="file:///x", size_bytes=1, rows=1, sha256="0")
+    return runs.record_endings(session, [ending]).get(claim.run_id)
 
 
 def test_concurrent_last_outcomes_end_the_run_exactly_once_with_exact_counts(engine: object) -> None:
@@ -102,7 +104,7 @@ def test_a_concurrent_claim_is_won_by_one_worker_only(engine: object) -> None:
     def claim() -> None:
         barrier.wait()
         with session_scope(engine) as session:  # type: ignore[arg-type]
-            wins.append(runs.claim_invocation(session, inv_id, now=datetime.now(UTC), lease_s=60) is not None)
+            wins.append(bool(runs.claim_invocations(session, [inv_id], now=datetime.now(UTC), lease_s=60)))
 
     threads = [threading.Thread(target=claim) for _ in range(8)]
     for t in threads:

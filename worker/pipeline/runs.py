@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, func, literal, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, func, literal, or_, tuple_, update
 from sqlmodel import Session
 
 from app.models import Invocation, InvocationStatus, Run, RunStatus
@@ -87,11 +87,6 @@ def claim_invocations(
         {"p_ids": list(invocation_ids), "p_now": now, "p_lease_until": now + timedelta(seconds=lease_s)},
     )
     return {int(row[0]): Claim(int(row[0]), int(row[1]), int(row[2])) for row in rows}
-
-
-def claim_invocation(session: Session, invocation_id: int, *, now: datetime, lease_s: float) -> Claim | None:
-    """Take one invocation (see :func:`claim_invocations`); None when it is not claimable."""
-    return claim_invocations(session, [invocation_id], now=now, lease_s=lease_s).get(invocation_id)
 
 
 _RELEASE = (
@@ -262,51 +257,6 @@ def record_endings(session: Session, endings: Sequence[Ending]) -> dict[int, Run
     return finished
 
 
-def succeed(
-    session: Session,
-    claim: Claim,
-    *,
-    now: datetime,
-    location: str,
-    size_bytes: int,
-    rows: int,
-    sha256: str,
-    http_status: int = 200,
-    started_at: datetime | None = None,
-) -> RunStatus | None:
-    """Record a success and count it on the run. Returns the run's final status if this ended the run.
-
-    Raises LostClaimError (changing nothing) when this holder lost the invocation (its lease passed
-    and another worker took it).
-    """
-    ending = Ending(
-        claim,
-        True,
-        now,
-        started_at=started_at,
-        http_status=http_status,
-        location=location,
-        size_bytes=size_bytes,
-        rows=rows,
-        sha256=sha256,
-    )
-    return record_endings(session, [ending]).get(claim.run_id)
-
-
-def fail(
-    session: Session,
-    claim: Claim,
-    *,
-    now: datetime,
-    status: int | None,
-    error: str,
-    started_at: datetime | None = None,
-) -> RunStatus | None:
-    """Record a final failure with the server's message; returns the run's end if this was it."""
-    ending = Ending(claim, False, now, started_at=started_at, http_status=status, error=error)
-    return record_endings(session, [ending]).get(claim.run_id)
-
-
 _P_SUCCEEDED = bindparam("p_succeeded", type_=_run.succeeded.type)
 _P_FAILED = bindparam("p_failed", type_=_run.failed.type)
 _ENDS = and_(
@@ -351,11 +301,6 @@ def count_outcomes(
     if status in RunStatus.TERMINAL and status is not RunStatus.SKIPPED and row[1] + row[2] == row[3]:
         return status
     return None
-
-
-def run_status(session: Session, run_id: int) -> RunStatus | None:
-    value = session.execute(select(_run.status).where(_run.id == run_id)).scalar()
-    return None if value is None else RunStatus(value)
 
 
 class LostClaimError(Exception):
